@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine with only python3:
+#   make test   -- create .venv if needed, run the test suite
+#   make book   -- create .venv if needed, execute every chapter, build _build/html strictly
+# RNNBOOK_EXECUTE=force|cache|off overrides how chapters execute (default: cache, invalidated
+# whenever rnnbook/, the requirements or the config change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RNNBOOK_EXECUTE ?= cache
+export RNNBOOK_EXECUTE
+
+# What executed notebooks depend on beyond their own text (jupyter-cache only hashes the text).
+DEPS_HASH = $(shell cat requirements.txt pyproject.toml _config.yml $$(find rnnbook -name '*.py' | sort) | sha256sum | cut -c1-16)
+
+.PHONY: test book venv clean gpu-check
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+book: $(STAMP)
+	@mkdir -p _build
+	@if [ "$$(cat _build/.deps-hash 2>/dev/null)" != "$(DEPS_HASH)" ]; then \
+		echo "rnnbook/, requirements or config changed: clearing the execution cache"; \
+		rm -rf _build/.jupyter_cache; fi
+	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
+	@echo $(DEPS_HASH) > _build/.deps-hash
+
+clean:
+	rm -rf _build
+
+# On a GPU machine without the venv (torch, numpy, scipy, mpmath, matplotlib, pytest preinstalled):
+# the whole suite with CUDA as the default device, so cuda-parametrized and CPU==GPU tests run.
+gpu-check:
+	RNNBOOK_DEVICE=cuda PYTHONPATH=. $(PYTHON) -m pytest -q -p no:cacheprovider -k "cuda or not cuda_only"

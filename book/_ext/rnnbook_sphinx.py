@@ -1,0 +1,47 @@
+"""Local Sphinx extension for the book.
+
+1. Offline MathJax: serve MathJax 3 from the build itself (the PyPI package django-static-mathjax
+   ships MathJax 3.2.2 as a plain ``mathjax`` package) instead of the default CDN.
+2. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
+   can force execution without a second config file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+_MODES = ("force", "cache", "auto", "off")
+
+
+def _mathjax_es5() -> Path:
+    import mathjax  # from django-static-mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-mml-chtml.js").is_file():
+        raise RuntimeError(f"MathJax not found under {es5}; is django-static-mathjax installed?")
+    return es5
+
+
+def _config_inited(app, config):
+    _mathjax_es5()
+    config.mathjax_path = "mathjax/es5/tex-mml-chtml.js"
+    mode = os.environ.get("RNNBOOK_EXECUTE", "").strip()
+    if mode:
+        if mode not in _MODES:
+            raise ValueError(f"RNNBOOK_EXECUTE={mode!r}; valid: {', '.join(_MODES)}")
+        config.nb_execution_mode = mode
+
+
+def _copy_mathjax(app, exception):
+    if exception is None and app.builder.format == "html":
+        # The fonts and lazily loaded components must sit beside the entry script.
+        shutil.copytree(_mathjax_es5(), Path(app.outdir) / "_static" / "mathjax" / "es5",
+                        dirs_exist_ok=True)
+
+
+def setup(app):
+    app.connect("config-inited", _config_inited)
+    app.connect("build-finished", _copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
