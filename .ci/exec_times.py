@@ -1,29 +1,58 @@
-"""Print the execution time of every chapter from the book's jupyter-cache (run after `make book`)."""
+"""Print each chapter's execution time, read from the {nb-exec-table} on the built status page.
+
+The table is filled by myst-nb for every execution mode (force or cache), so this works for CI's
+forced build and for a cached local one.
+"""
 
 from __future__ import annotations
 
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
-from jupyter_cache import get_cache
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self._in_table = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and dict(attrs).get("class") == "table":
+            self._in_table = True
+        elif self._in_table and tag == "tr":
+            self.rows.append([])
+        elif self._in_table and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_table = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
 
 
-def main(cache_dir: str) -> int:
-    root = Path.cwd().resolve()
-    records = get_cache(cache_dir).list_cache_records()
-    if not records:
-        print(f"no executed chapters recorded in {cache_dir}")
+def main(status_html: str) -> int:
+    parser = _Table()
+    parser.feed(Path(status_html).read_text(encoding="utf-8"))
+    if len(parser.rows) < 2:
+        print(f"no execution table found in {status_html}")
         return 1
+    header = parser.rows[0]
+    doc, secs, method, ok = (header.index(k) for k in ("Document", "Run Time (s)", "Method", "Status"))
     total = 0.0
-    for rec in sorted(records, key=lambda r: r.uri):
-        secs = float(rec.data.get("execution_seconds", float("nan")))
-        total += secs
-        uri = Path(rec.uri)
-        name = uri.relative_to(root) if uri.is_relative_to(root) else uri.name
-        print(f"{secs:9.1f} s  {name}")
+    for row in parser.rows[1:]:
+        total += float(row[secs])
+        print(f"{float(row[secs]):9.1f} s  {row[doc]:30s} {row[method]:6s} {row[ok]}")
     print(f"{total:9.1f} s  total")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "_build/.jupyter_cache"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "_build/html/book/status.html"))

@@ -2,7 +2,8 @@
 
 1. Offline MathJax: serve MathJax 3 from the build itself (the PyPI package django-static-mathjax
    ships MathJax 3.2.2 as a plain ``mathjax`` package) instead of the default CDN.
-2. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
+2. ``static/rnnbook.css``: the book's few style adjustments.
+3. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
    can force execution without a second config file.
 """
 
@@ -27,6 +28,7 @@ def _mathjax_es5() -> Path:
 def _config_inited(app, config):
     _mathjax_es5()
     config.mathjax_path = "mathjax/es5/tex-mml-chtml.js"
+    config.html_static_path.append(str(Path(__file__).parent / "static"))
     mode = os.environ.get("RNNBOOK_EXECUTE", "").strip()
     if mode:
         if mode not in _MODES:
@@ -43,5 +45,6 @@ def _copy_mathjax(app, exception):
 
 def setup(app):
     app.connect("config-inited", _config_inited)
+    app.add_css_file("rnnbook.css")
     app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
