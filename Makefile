@@ -41,4 +41,4 @@ clean:
 # On a GPU machine without the venv (torch, numpy, scipy, mpmath, matplotlib, pytest preinstalled):
 # the whole suite with CUDA as the default device, so cuda-parametrized and CPU==GPU tests run.
 gpu-check:
-	RNNBOOK_DEVICE=cuda PYTHONPATH=. $(PYTHON) -m pytest -q -p no:cacheprovider -k "cuda or not cuda_only"
+	RNNBOOK_DEVICE=cuda PYTHONPATH=. $(PYTHON) -m pytest -q -p no:cacheprovider -ra
