@@ -1,6 +1,6 @@
 """Static checks of the built HTML (run by .ci/run after `make book`).
 
-Fails (exit 1) when a page loads a script or stylesheet from the network, when a page with math
+Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a page loads a script or stylesheet from the network, when a page with math
 does not load the local MathJax, when a local asset it references is missing, or when a chapter
 shows no executed output.
 """
@@ -38,7 +38,12 @@ def main(root: Path) -> int:
     if not pages:
         print(f"no HTML pages under {root}")
         return 1
-    chapters = {"preliminaries"}
+    toc = (Path(__file__).resolve().parents[1] / "_toc.yml").read_text(encoding="utf-8")
+    toc_pages = set(re.findall(r"(?:root|file):\s*(\S+)", toc))
+    chapters = {Path(t).name for t in toc_pages} - {"intro", "status", "references"}
+    built = {str(p.relative_to(root).with_suffix("")) for p in pages if p.parent != root}
+    if built != toc_pages:
+        errors.append(f"pages built {sorted(built)} differ from _toc.yml {sorted(toc_pages)}")
     for page in pages:
         text = page.read_text(encoding="utf-8")
         parser = _Assets()

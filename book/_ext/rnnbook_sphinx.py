@@ -3,7 +3,8 @@
 1. Offline MathJax: serve MathJax 3 from the build itself (the PyPI package django-static-mathjax
    ships MathJax 3.2.2 as a plain ``mathjax`` package) instead of the default CDN.
 2. ``static/rnnbook.css``: the book's few style adjustments.
-3. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
+3. A guard: an ``intersphinx_mapping`` (a download at build time) is an error.
+4. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
    can force execution without a second config file.
 """
 
@@ -26,6 +27,9 @@ def _mathjax_es5() -> Path:
 
 
 def _config_inited(app, config):
+    # The book builds with no network: an intersphinx inventory would be a download.
+    if getattr(config, "intersphinx_mapping", None):
+        raise ValueError("intersphinx_mapping is set, but the book must build offline")
     _mathjax_es5()
     config.mathjax_path = "mathjax/es5/tex-mml-chtml.js"
     config.html_static_path.append(str(Path(__file__).parent / "static"))
