@@ -1,0 +1,109 @@
+"""Command line: execute one chapter of the book with a chosen profile and device.
+
+    python -m rnnbook run preliminaries --profile paper --device cuda --output runs/
+
+writes ``runs/preliminaries.paper.ipynb``: the executed notebook, with the profile, device, host
+and run time recorded in its metadata (``rnnbook`` key). This is how paper-scale results are
+produced away from the book build. The chapter is read as a file (jupytext) and executed in a fresh
+kernel with ``RNNBOOK_PROFILE`` and ``RNNBOOK_DEVICE`` set; needs the book's dependencies
+(jupytext, nbclient, ipykernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import profiles
+
+BOOK_DIR = Path(__file__).resolve().parents[1] / "book"
+
+
+def chapters(book_dir: Path = BOOK_DIR) -> dict[str, Path]:
+    """Chapter name -> notebook file, for every executable chapter (a .md with code cells)."""
+    out = {}
+    for path in sorted(book_dir.glob("*.md")):
+        if "```{code-cell}" in path.read_text(encoding="utf-8"):
+            out[path.stem] = path
+    return out
+
+
+def run_chapter(name: str, *, profile: str, device: str | None, output: Path,
+                timeout: int = 3600, book_dir: Path = BOOK_DIR) -> Path:
+    """Execute chapter ``name`` and write ``output/<name>.<profile>.ipynb``; return its path.
+
+    A raising cell raises (nbclient's ``CellExecutionError``) and nothing is written."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
+    known = chapters(book_dir)
+    if name not in known:
+        raise ValueError(f"unknown chapter {name!r}; executable chapters: {', '.join(known)}")
+    profiles.get(profile)  # validates the name with the usual message
+    env_before = {k: os.environ.get(k) for k in ("RNNBOOK_PROFILE", "RNNBOOK_DEVICE")}
+    os.environ["RNNBOOK_PROFILE"] = profile
+    if device is not None:
+        from .device import get_device
+
+        os.environ["RNNBOOK_DEVICE"] = str(get_device(device))  # validates
+    try:
+        nb = jupytext.read(known[name])
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(book_dir)}}).execute()
+        seconds = time.perf_counter() - start
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    nb.metadata["rnnbook"] = {
+        "chapter": name,
+        "profile": profile,
+        "device": device or "default",
+        "host": platform.node(),
+        "executed_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2),
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / f"{name}.{profile}.ipynb"
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        nbformat.write(nb, fh)
+    os.replace(tmp, target)  # atomic: a reader never sees a half-written notebook
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute one chapter and write the executed notebook")
+    run.add_argument("chapter", help=f"one of: {', '.join(chapters())}")
+    run.add_argument("--profile", default="quick", help=f"one of: {', '.join(profiles.PROFILES)}")
+    run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    run.add_argument("--output", type=Path, default=Path("_build/runs"), help="folder for the notebook")
+    run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    sub.add_parser("chapters", help="list the executable chapters")
+    args = parser.parse_args(argv)
+    if args.command == "chapters":
+        print("\n".join(chapters()))
+        return 0
+    try:
+        path = run_chapter(args.chapter, profile=args.profile, device=args.device,
+                           output=args.output, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
