@@ -4,7 +4,12 @@
    ships MathJax 3.2.2 as a plain ``mathjax`` package) instead of the default CDN.
 2. ``static/rnnbook.css``: the book's few style adjustments.
 3. A guard: an ``intersphinx_mapping`` (a download at build time) is an error.
-4. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
+4. sphinx-thebe (always loaded by Jupyter Book 1) is stripped from every page: the book has no
+   live-code buttons, its script points at a CDN, and when myst-nb re-reads a page (to fill the
+   execution table) it injects its config script twice, a JavaScript redeclaration error.
+5. A favicon and the theme's default colour mode, so browsers neither request a missing
+   /favicon.ico nor log "invalid theme mode".
+6. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
    can force execution without a second config file.
 """
 
@@ -32,7 +37,10 @@ def _config_inited(app, config):
         raise ValueError("intersphinx_mapping is set, but the book must build offline")
     _mathjax_es5()
     config.mathjax_path = "mathjax/es5/tex-mml-chtml.js"
-    config.html_static_path.append(str(Path(__file__).parent / "static"))
+    static = Path(__file__).parent / "static"
+    config.html_static_path.append(str(static))
+    config.html_favicon = str(static / "favicon.svg")
+    config.html_context = {**(config.html_context or {}), "default_mode": "auto"}
     mode = os.environ.get("RNNBOOK_EXECUTE", "").strip()
     if mode:
         if mode not in _MODES:
@@ -47,8 +55,20 @@ def _copy_mathjax(app, exception):
                         dirs_exist_ok=True)
 
 
+def _strip_thebe(app, pagename, templatename, context, doctree):
+    def keep(asset) -> bool:
+        name = str(getattr(asset, "filename", asset) or "")
+        body = str(getattr(asset, "attributes", {}).get("body", ""))
+        return "thebe" not in name and "THEBE" not in body
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if keep(a)]
+
+
 def setup(app):
     app.connect("config-inited", _config_inited)
     app.add_css_file("rnnbook.css")
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _strip_thebe, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
