@@ -1,8 +1,8 @@
 """Static checks of the built HTML (run by .ci/run after `make book`).
 
-Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a page loads a script or stylesheet from the network, when a page with math
-does not load the local MathJax, when a local asset it references is missing, or when a chapter
-shows no executed output.
+Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a page loads a
+script or stylesheet from the network, when a page with math does not load the local MathJax, when
+a local asset it references is missing, or when a chapter shows no executed output or figure.
 """
 
 from __future__ import annotations

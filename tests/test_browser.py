@@ -3,7 +3,8 @@
 Runs after the book is built (``.ci/run`` calls ``pytest -m browser``; plain ``make test``
 deselects it, since there is no HTML yet). For every page: no console error or uncaught exception,
 no request leaving localhost, every image decoded (naturalWidth > 0), every math element typeset
-by the MathJax copy in ``_static`` (no raw TeX left, no TeX error), every internal link and #fragment resolving.
+by the MathJax copy in ``_static`` (no raw TeX left, no TeX error), every internal link and
+#fragment resolving.
 A full-page screenshot of each page goes to ``_build/browser/`` for CI to keep.
 
 Environment: ``RNNBOOK_HTML`` (default ``_build/html``), ``CHROMIUM`` (default: ``chromium`` on
