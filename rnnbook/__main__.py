@@ -38,14 +38,14 @@ def run_chapter(name: str, *, profile: str, device: str | None, output: Path,
     """Execute chapter ``name`` and write ``output/<name>.<profile>.ipynb``; return its path.
 
     A raising cell raises (nbclient's ``CellExecutionError``) and nothing is written."""
-    import jupytext
-    import nbformat
-    from nbclient import NotebookClient
-
     known = chapters(book_dir)
     if name not in known:
         raise ValueError(f"unknown chapter {name!r}; executable chapters: {', '.join(known)}")
     profiles.get(profile)  # validates the name with the usual message
+
+    import jupytext  # the book's dependencies, needed only from here on
+    import nbformat
+    from nbclient import NotebookClient
     env_before = {k: os.environ.get(k) for k in ("RNNBOOK_PROFILE", "RNNBOOK_DEVICE")}
     os.environ["RNNBOOK_PROFILE"] = profile
     if device is not None:
