@@ -2,7 +2,8 @@
 
 Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a page loads a
 script or stylesheet from the network, when a page with math does not load the local MathJax, when
-a local asset it references is missing, or when a chapter shows no executed output or figure.
+a local asset it references is missing, or when a chapter shows no executed output or figure or
+has no downloadable .ipynb.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main(root: Path) -> int:
                 errors.append(f"{rel}: no executed cell output")
             if not re.search(r'<img[^>]+src="[^"]+\.png"', text):
                 errors.append(f"{rel}: no figure")
+            if not (root / "_sources" / rel.with_suffix(".ipynb")).is_file():
+                errors.append(f"{rel}: no downloadable .ipynb")
     for e in errors:
         print("ERROR", e)
     print(f"checked {len(pages)} pages: {len(errors)} problem(s)")

@@ -9,7 +9,9 @@
    execution table) it injects its config script twice, a JavaScript redeclaration error.
 5. A favicon and the theme's default colour mode, so browsers neither request a missing
    /favicon.ico nor log "invalid theme mode".
-6. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
+6. Every executed chapter is downloadable as .ipynb (with outputs) from the page's download menu;
+   the theme offers that only when a launch service is configured, which an offline book has not.
+7. ``RNNBOOK_EXECUTE=force|cache|off`` overrides ``execute.execute_notebooks`` for one build, so CI
    can force execution without a second config file.
 """
 
@@ -66,9 +68,20 @@ def _strip_thebe(app, pagename, templatename, context, doctree):
             context[key] = [a for a in context[key] if keep(a)]
 
 
+def _offer_ipynb(app, pagename, templatename, context, doctree):
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if app.builder.format != "html" or not executed.is_file():
+        return
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"  # read by the theme's download buttons
+
+
 def setup(app):
     app.connect("config-inited", _config_inited)
     app.add_css_file("rnnbook.css")
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _strip_thebe, priority=900)
+    app.connect("html-page-context", _offer_ipynb, priority=500)  # before the theme's buttons
     return {"parallel_read_safe": True, "parallel_write_safe": True}
