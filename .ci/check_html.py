@@ -14,6 +14,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
+
 
 class _Assets(HTMLParser):
     def __init__(self):
@@ -39,9 +41,11 @@ def main(root: Path) -> int:
     if not pages:
         print(f"no HTML pages under {root}")
         return 1
-    toc = (Path(__file__).resolve().parents[1] / "_toc.yml").read_text(encoding="utf-8")
-    toc_pages = set(re.findall(r"(?:root|file):\s*(\S+)", toc))
-    chapters = {Path(t).name for t in toc_pages} - {"intro", "status", "references", "errata"}
+    toc = yaml.safe_load((Path(__file__).resolve().parents[1] / "_toc.yml").read_text(encoding="utf-8"))
+    parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in toc["parts"]}
+    toc_pages = {toc["root"], *(f for files in parts.values() for f in files)}
+    # the chapters proper (executed, with figures) form the first part of the table of contents
+    chapters = {Path(f).name for f in next(iter(parts.values()))}
     built = {str(p.relative_to(root).with_suffix("")) for p in pages if p.parent != root}
     if built != toc_pages:
         errors.append(f"pages built {sorted(built)} differ from _toc.yml {sorted(toc_pages)}")

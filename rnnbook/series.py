@@ -2,15 +2,15 @@
 
 A :class:`PowerSeries` psi(z) = sum_i c_i z^i carries its coefficients (exact to ``MP_DPS``
 decimal digits through mpmath), its radius of convergence, a closed form for evaluation, and its
-*majorant* psi~(r) = sum_i |c_i| r^i in closed form.  The majorant is what makes the complexity of
+*majorant* psi~(r) = sum_i abs(c_i) r^i in closed form.  The majorant is what makes the complexity of
 eq. (6) exact:
 
-    C(psi, R) = 1 + sum_{i>=1} i |c_i| R^i = 1 + R psi~'(R),
+    C(psi, R) = 1 + sum_{i>=1} i abs(c_i) R^i = 1 + R psi~'(R),
 
 so for every family here C(psi, R) is a closed form, infinite once R reaches the radius of
 convergence.  C_N(psi, R) of eq. (7) has no closed form; it is summed term by term with a
 certified bound on the tail (see :func:`complexity_n_series`).  The majorant also certifies tails:
-each term obeys |c_i| rho^i <= psi~(rho) for any rho below the radius (Cauchy-type bound).
+each term obeys abs(c_i) rho^i <= psi~(rho) for any rho below the radius (Cauchy-type bound).
 """
 
 from __future__ import annotations
@@ -46,15 +46,15 @@ def _apply(z: Any, np_fn: Callable, torch_fn: Callable):
 class PowerSeries:
     """psi(z) = sum_{i>=0} c_i z^i.
 
-    Attributes
-    ----------
-    name: how the book prints it, e.g. ``"arctan(z/2)"``.
-    coefficient: i -> c_i as an mpmath number (exact to ``MP_DPS`` digits).
-    radius: radius of convergence (``math.inf`` for entire functions).
-    majorant: r -> sum_i |c_i| r^i for 0 <= r < radius, in closed form.
-    majorant_derivative: r -> sum_i i |c_i| r^(i-1), in closed form.
-    func: closed form of psi for float arrays / tensors (None: evaluate by partial sums).
-    degree: the degree for a polynomial, None for an infinite series.
+    Fields:
+
+    * ``name``: how the book prints it, e.g. ``"arctan(z/2)"``.
+    * ``coefficient``: i -> c_i as an mpmath number (exact to ``MP_DPS`` digits).
+    * ``radius``: radius of convergence (``math.inf`` for entire functions).
+    * ``majorant``: r -> sum_i abs(c_i) r^i for 0 <= r < radius, in closed form.
+    * ``majorant_derivative``: r -> sum_i i abs(c_i) r^(i-1), in closed form.
+    * ``func``: closed form of psi for float arrays / tensors (None: evaluate by partial sums).
+    * ``degree``: the degree for a polynomial, None for an infinite series.
     """
 
     name: str
@@ -92,7 +92,7 @@ class PowerSeries:
         return acc
 
     def scaled(self, a: float) -> PowerSeries:
-        """z -> psi(a z): coefficients c_i a^i, radius / |a|."""
+        """z -> psi(a z): coefficients c_i a^i, radius / abs(a)."""
         a = check_real(a, name="a")
         if a == 0:
             raise ValueError("a must be non-zero (psi(0 z) is the constant c_0)")
@@ -127,7 +127,7 @@ class PowerSeries:
 
 
 # ----------------------------------------------------------------------------------------------
-# Families.  Each majorant below is sum |c_i| r^i summed in closed form; tests check it against the
+# Families.  Each majorant below is sum abs(c_i) r^i summed in closed form; tests check it against the
 # coefficients term by term.
 
 
@@ -249,7 +249,7 @@ def polynomial(coeffs: Sequence[float], name: str | None = None) -> PowerSeries:
 
 
 def monomial(p: int, c: float = 1.0) -> PowerSeries:
-    """c z^p; C(c z^p, R) = 1 + p |c| R^p."""
+    """c z^p; C(c z^p, R) = 1 + p abs(c) R^p."""
     p = check_int(p, name="p", minimum=0)
     c = check_real(c, name="c")
     return polynomial([0.0] * p + [c], name=f"{c:g} z^{p}" if c != 1 else f"z^{p}")
@@ -321,7 +321,7 @@ def _certified_sum(term: Callable[[int], Any], bound: Callable[[int], Any],
 
 
 def _cauchy_radius(psi: PowerSeries, r: float) -> Any:
-    """A rho in (r, radius) for the tail bound |c_i| <= psi~(rho) / rho^i."""
+    """A rho in (r, radius) for the tail bound abs(c_i) <= psi~(rho) / rho^i."""
     if math.isinf(psi.radius):
         return mp.mpf(2 * r + 1)
     return (mp.mpf(r) + mp.mpf(psi.radius)) / 2
@@ -342,7 +342,7 @@ def log_complexity(psi: PowerSeries, R: float) -> float:
 
 
 def complexity(psi: PowerSeries, R: float) -> float:
-    """C(psi, R) = 1 + sum_{i>=1} i |c_i| R^i, eq. (6) of the paper, exactly.
+    """C(psi, R) = 1 + sum_{i>=1} i abs(c_i) R^i, eq. (6) of the paper, exactly.
 
     Evaluated as 1 + R psi~'(R) with the closed-form majorant derivative; ``math.inf`` when R is at
     or beyond the radius of convergence (for every family in this module the series diverges at
@@ -359,9 +359,9 @@ def complexity(psi: PowerSeries, R: float) -> float:
 
 def complexity_series(psi: PowerSeries, R: float, *, rtol: float = 1e-12,
                       max_terms: int = 200_000) -> SeriesSum:
-    """sum_{i>=1} i |c_i| R^i term by term with a certified tail (an independent route to eq. 6).
+    """sum_{i>=1} i abs(c_i) R^i term by term with a certified tail (an independent route to eq. 6).
 
-    Tail: for rho in (R, radius), |c_i| <= psi~(rho) rho^-i, so term i <= i psi~(rho) q^i with
+    Tail: for rho in (R, radius), abs(c_i) <= psi~(rho) rho^-i, so term i <= i psi~(rho) q^i with
     q = R / rho, and the bounds decay with ratio ((K+2)/(K+1)) q after term K."""
     psi = _check_psi(psi)
     r = _check_R(R)
@@ -405,15 +405,15 @@ _PARTS = ("nonnegative", "positive")
 
 def complexity_n_series(psi: PowerSeries, R: float, *, N: int, parts: str = "nonnegative",
                         rtol: float = 1e-12, max_terms: int = 200_000) -> SeriesSum:
-    """S_N(psi, R) = sum_{i>=1} sqrt(C_{N,i}) (i/N)^N |c_i| R^i, so C_N = 1 + L^(1.5N) C1^N S_N.
+    """S_N(psi, R) = sum_{i>=1} sqrt(C_{N,i}) (i/N)^N abs(c_i) R^i, so C_N = 1 + L^(1.5N) C1^N S_N.
 
     ``parts="positive"`` is the paper's literal n_k > 0: C_{N,i} is then undefined for i < N and
     those terms are dropped (C_{N,i} := 0, the maximum over an empty set); ``"nonnegative"``
     (default) keeps them with C_{N,i} = i!.
 
     Tail: sqrt(C_{N,i}) <= N^(i/2) (the multinomial coefficients sum to N^i) and
-    |c_i| <= psi~(rho) rho^-i, so term i <= (i/N)^N psi~(rho) s^i, s = sqrt(N) R / rho < 1.
-    The sum is infinite when sqrt(N) R >= radius: then sqrt(C_{N,i}) |c_i| R^i does not decay
+    abs(c_i) <= psi~(rho) rho^-i, so term i <= (i/N)^N psi~(rho) s^i, s = sqrt(N) R / rho < 1.
+    The sum is infinite when sqrt(N) R >= radius: then sqrt(C_{N,i}) abs(c_i) R^i does not decay
     (sqrt(C_{N,i}) ~ N^(i/2) up to a power of i)."""
     psi = _check_psi(psi)
     r = _check_R(R)
@@ -460,7 +460,7 @@ def _complexity_n_mp(psi, R, N, L, C1, parts, rtol):
 
 def complexity_n(psi: PowerSeries, R: float, *, N: int, L: float, C1: float = 100.0,
                  parts: str = "nonnegative", rtol: float = 1e-12) -> float:
-    """C_N(psi, R) = 1 + sum_i L^(1.5N) C1^N sqrt(C_{N,i}) (i/N)^N |c_i| R^i, eq. (7).
+    """C_N(psi, R) = 1 + sum_i L^(1.5N) C1^N sqrt(C_{N,i}) (i/N)^N abs(c_i) R^i, eq. (7).
 
     ``C1`` is the paper's "large absolute constant C1 > 100"; the default 100 is the infimum of the
     admissible values, so the result is a lower limit of the paper's C_N.  Relative accuracy
