@@ -32,6 +32,8 @@ def check_symmetric(M, *, name: str = "M") -> torch.Tensor:
         raise ValueError(f"{name} must not be empty")
     scale = M.abs().max()
     eps = torch.finfo(M.dtype).eps
+    # A Gram matrix built entry by entry (or by X @ X.T with blocked BLAS) is symmetric only up to
+    # a few ulps per entry; anything beyond a generous multiple of that is a wrong input.
     if (M - M.T).abs().max() > 64 * eps * scale * M.shape[0] ** 0.5:
         raise ValueError(f"{name} is not symmetric (max |M - M^T| = {(M - M.T).abs().max():.3g})")
     return (M + M.T) / 2
