@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -65,8 +66,6 @@ def browser():
 
 @functools.cache
 def _ids(page_path: str) -> frozenset[str]:
-    import re
-
     text = (HTML / page_path).read_text(encoding="utf-8")
     return frozenset(re.findall(r'\bid="([^"]+)"', text))
 
