@@ -331,14 +331,20 @@ def _check_R(R: Any) -> float:
     return check_real(R, name="R", nonnegative=True)
 
 
-def log_complexity(psi: PowerSeries, R: float) -> float:
-    """log C(psi, R) (natural log), finite even where C(psi, R) overflows float64; eq. (6)."""
+def _complexity_mp(psi, R):
+    """1 + R psi~'(R) in mpmath; inf at or beyond the radius of convergence."""
     psi = _check_psi(psi)
     r = _check_R(R)
     if psi.degree is None and r >= psi.radius:
-        return math.inf
+        return mp.inf
     rm = mp.mpf(r)
-    return float(mp.log(1 + rm * psi.majorant_derivative(rm)))
+    return 1 + rm * psi.majorant_derivative(rm)
+
+
+def log_complexity(psi: PowerSeries, R: float) -> float:
+    """log C(psi, R) (natural log), finite even where C(psi, R) overflows float64; eq. (6)."""
+    c = _complexity_mp(psi, R)
+    return math.inf if mp.isinf(c) else float(mp.log(c))
 
 
 def complexity(psi: PowerSeries, R: float) -> float:
@@ -349,12 +355,8 @@ def complexity(psi: PowerSeries, R: float) -> float:
     the radius).  Raises ``OverflowError`` when the value exceeds float64 (see
     :func:`log_complexity`).
     """
-    psi = _check_psi(psi)
-    r = _check_R(R)
-    if psi.degree is None and r >= psi.radius:
-        return math.inf
-    rm = mp.mpf(r)
-    return _to_float(1 + rm * psi.majorant_derivative(rm), f"C({psi.name}, {r:g})")
+    c = _complexity_mp(psi, R)
+    return math.inf if mp.isinf(c) else _to_float(c, f"C({psi.name}, {R:g})")
 
 
 def complexity_series(psi: PowerSeries, R: float, *, rtol: float = 1e-12,
