@@ -1,0 +1,194 @@
+"""The recurrent network of eq. (14): parameters, initialisation conventions, forward pass.
+
+    h_0 = relu(M0)                      (the same for every input)
+    h_l = relu(W h_{l-1} + A X_l),      l = 1..L
+    f(W, x) = B^T h_L
+
+Only W is trained (Algorithm 1).  The paper gives two initialisations that disagree about A
+(see :data:`INITS`): Section 3 draws A with variance 2/(L^3 m), the box of Algorithm 1 with 2/m.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import torch
+
+from .device import DEFAULT_DTYPE, as_tensor, check_int, get_device
+
+
+@dataclasses.dataclass(frozen=True)
+class Init:
+    """Entry variances of one initialisation, each as (variance x m); A's may depend on L."""
+
+    name: str
+    source: str
+    W: float
+    M0: float
+    B: float
+    A_power_of_L: int  # A's variance x m is 2 / L**A_power_of_L
+
+    def a_variance(self, L: int) -> float:
+        """A's entry variance times m."""
+        return 2.0 / float(L) ** self.A_power_of_L
+
+    def a(self, L: int) -> float:
+        """The input weight a of the kernel recursion: half of A's variance times m (paper: 1/L^3)."""
+        return self.a_variance(L) / 2.0
+
+
+INITS: dict[str, Init] = {
+    "paper": Init("paper", "Section 3, below eq. (14)", W=2.0, M0=2.0, B=1.0, A_power_of_L=3),
+    "algorithm1": Init("algorithm1", "the box of Algorithm 1", W=2.0, M0=2.0, B=1.0, A_power_of_L=0),
+}
+
+
+def get_init(init) -> Init:
+    """The :class:`Init` called ``init`` (``"paper"`` or ``"algorithm1"``); else a ``ValueError``."""
+    if isinstance(init, Init):
+        return init
+    if not isinstance(init, str):
+        raise TypeError(f"init must be a str, got {type(init).__name__}")
+    try:
+        return INITS[init]
+    except KeyError:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(sorted(INITS))}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class RNNParams:
+    """Weights of eq. (14): W (m, m), A (m, d), B (m,), M0 (m,).  ``init`` records the convention
+    they were drawn under and ``L`` the sequence length it was scaled for."""
+
+    W: torch.Tensor
+    A: torch.Tensor
+    B: torch.Tensor
+    M0: torch.Tensor
+    init: str = "paper"
+    L: int | None = None
+
+    def __post_init__(self):
+        tensors = {"W": self.W, "A": self.A, "B": self.B, "M0": self.M0}
+        for name, t in tensors.items():
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"params.{name} must be a torch.Tensor, got {type(t).__name__}")
+            if not t.is_floating_point():
+                raise TypeError(f"params.{name} must be floating point, got {t.dtype}")
+        m = self.W.shape[0] if self.W.dim() == 2 else -1
+        if self.W.shape != (m, m):
+            raise ValueError(f"params.W must be square (m, m), got {tuple(self.W.shape)}")
+        if self.A.dim() != 2 or self.A.shape[0] != m:
+            raise ValueError(f"params.A must be (m, d) with m = {m}, got {tuple(self.A.shape)}")
+        for name in ("B", "M0"):
+            if tensors[name].shape != (m,):
+                raise ValueError(f"params.{name} must have shape ({m},), got {tuple(tensors[name].shape)}")
+        dtypes = {t.dtype for t in tensors.values()}
+        devices = {t.device for t in tensors.values()}
+        if len(dtypes) > 1 or len(devices) > 1:
+            raise ValueError(f"params must share one dtype and device, got {dtypes} on {devices}")
+
+    @property
+    def m(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.A.shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.W.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.W.device
+
+    def replace(self, **changes) -> RNNParams:
+        """A copy with some fields replaced (e.g. the trained W)."""
+        return dataclasses.replace(self, **changes)
+
+
+def init_params(m, d, L, *, init="paper", generator: torch.Generator | None = None,
+                dtype: torch.dtype = DEFAULT_DTYPE, device=None) -> RNNParams:
+    """Draw the weights of eq. (14) with i.i.d. centred Gaussian entries.
+
+    Variances (times m): W 2, M0 2, B 1 in both conventions; A 2/L^3 under ``"paper"`` (Section 3)
+    and 2 under ``"algorithm1"`` (Algorithm 1's box).  ``generator`` (on ``device``) makes the
+    draw reproducible; the draw order is W, A, B, M0."""
+    m = check_int(m, name="m", minimum=1)
+    d = check_int(d, name="d", minimum=1)
+    L = check_int(L, name="L", minimum=1)
+    spec = get_init(init)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    dev = get_device(device) if device is not None or generator is None else generator.device
+    if generator is not None and generator.device.type != dev.type:
+        raise ValueError(f"generator is on {generator.device} but device is {dev}")
+
+    def gauss(shape, var_times_m):
+        return torch.randn(shape, generator=generator, dtype=dtype, device=dev) * (var_times_m / m) ** 0.5
+
+    W = gauss((m, m), spec.W)
+    A = gauss((m, d), spec.a_variance(L))
+    B = gauss((m,), spec.B)
+    M0 = gauss((m,), spec.M0)
+    return RNNParams(W=W, A=A, B=B, M0=M0, init=spec.name, L=L)
+
+
+class Trajectory(NamedTuple):
+    """Every hidden state and activation pattern of a batch: h (L+1, n, m) holds h_0..h_L and
+    D (L, n, m) the indicators 1{W h_{l-1} + A X_l > 0} of eq. (21) for l = 1..L."""
+
+    h: torch.Tensor
+    D: torch.Tensor
+
+
+def check_inputs(X, params: RNNParams | None = None, *, name: str = "X") -> torch.Tensor:
+    """Validate a batch of sequences X of shape (n, L, d); against ``params`` also its d, dtype and
+    device (a numpy array is converted to the parameters' dtype and device, a tensor must match)."""
+    if params is not None and isinstance(X, torch.Tensor):
+        if X.dtype != params.dtype:
+            raise TypeError(f"{name} has dtype {X.dtype} but params have {params.dtype}")
+        if X.device != params.device:
+            raise ValueError(f"{name} is on {X.device} but params are on {params.device}")
+    if params is not None:
+        X = as_tensor(X, name=name, dtype=params.dtype, device=params.device)
+    else:
+        X = as_tensor(X, name=name, dtype=None)
+    if X.dim() != 3:
+        raise ValueError(f"{name} must have shape (n, L, d), got {tuple(X.shape)}")
+    n, L, d = X.shape
+    if n < 1 or L < 1 or d < 1:
+        raise ValueError(f"{name} must have n, L, d >= 1, got shape {tuple(X.shape)}")
+    if params is not None and d != params.d:
+        raise ValueError(f"{name} has d = {d} but params.A has {params.d} columns")
+    return X
+
+
+def forward(params: RNNParams, X, *, return_states: bool = False):
+    """f(W, x) = B^T h_L(x) of eq. (14) for a batch X of shape (n, L, d); returns f of shape (n,).
+
+    With ``return_states=True`` returns ``(f, Trajectory(h, D))`` with every hidden state
+    h_0..h_L and activation pattern D_1..D_L (what the backward pass and the NTK need)."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    X = check_inputs(X, params)
+    n, L, _ = X.shape
+    # Input drive A X_l for all l at once: one (n L, d) x (d, m) product.
+    drive = (X.reshape(n * L, -1) @ params.A.T).reshape(n, L, params.m)
+    h = torch.relu(params.M0).expand(n, params.m)
+    if return_states:
+        hs = torch.empty((L + 1, n, params.m), dtype=params.dtype, device=params.device)
+        Ds = torch.empty((L, n, params.m), dtype=torch.bool, device=params.device)
+        hs[0] = h
+    for layer in range(L):
+        pre = torch.addmm(drive[:, layer], h, params.W.T)
+        h = torch.relu(pre)
+        if return_states:
+            hs[layer + 1] = h
+            Ds[layer] = pre > 0
+    f = h @ params.B
+    if return_states:
+        return f, Trajectory(hs, Ds)
+    return f
