@@ -283,3 +283,41 @@ def forward_kernel_series(X, *, init="paper", R=200) -> SeriesKernel:
         K[l] = Q * val
         bound[l] = bound[l - 1] + Q * err
     return SeriesKernel(K, bound, R)
+
+
+def normalized(K) -> torch.Tensor:
+    """K_ij / sqrt(K_ii K_jj) for a kernel matrix or a stack of them (shape (..., n, n)): the
+    correlations of the features, whose distance from the all-ones matrix says how well the kernel
+    tells inputs apart.  A non-positive diagonal entry is a ``ValueError``."""
+    K = as_tensor(K, name="K", dtype=torch.float64)
+    if K.dim() < 2 or K.shape[-1] != K.shape[-2]:
+        raise ValueError(f"K must be square in its last two dimensions, got {tuple(K.shape)}")
+    d = torch.diagonal(K, dim1=-2, dim2=-1)
+    if not bool((d > 0).all()):
+        raise ValueError("K has a non-positive diagonal entry: cannot normalise")
+    r = torch.sqrt(d)
+    return K / r[..., :, None] / r[..., None, :]
+
+
+# kappa(1 - eps) = 1 - eps + c eps^(3/2) + O(eps^2): the ReLU contracts nearby correlations.
+_KAPPA_CUSP = 2 * math.sqrt(2) / (3 * math.pi)
+
+
+def degeneracy_asymptote(l, *, case: str) -> torch.Tensor:
+    """Leading large-l behaviour of 1 - rho^l (Remark 4.2) for a = 1 (``"algorithm1"``) and
+    unit-norm inputs -- derived in the book, not in the paper.
+
+    From kappa(1 - eps) = 1 - eps + c eps^(3/2) + ..., c = 2 sqrt(2) / (3 pi), and S^l_ii = 1 + l:
+
+    * ``case="first"`` (inputs differ only at position 1): eps' = -eps/l - c eps^(3/2), so
+      eps ~ 1 / (c^2 l^2) = 9 pi^2 / (8 l^2);
+    * ``case="fresh"`` (independent unit inputs at every position, E[1 - x^T y] = 1): each step
+      injects 1/l and the cusp removes c eps^(3/2), so eps ~ (c l)^(-2/3)."""
+    lt = as_tensor(l, name="l")
+    if not bool((lt > 0).all()):
+        raise ValueError("l must be positive")
+    if case == "first":
+        return 1.0 / (_KAPPA_CUSP**2 * lt**2)
+    if case == "fresh":
+        return (_KAPPA_CUSP * lt) ** (-2.0 / 3.0)
+    raise ValueError(f"case must be 'first' or 'fresh', got {case!r}")

@@ -38,6 +38,7 @@ class Init:
         return self.a_variance(L) / 2.0
 
 
+#: The two initialisations of the paper by name: ``"paper"`` (Section 3) and ``"algorithm1"``.
 INITS: dict[str, Init] = {
     "paper": Init("paper", "Section 3, below eq. (14)", W=2.0, M0=2.0, B=1.0, A_power_of_L=3),
     "algorithm1": Init("algorithm1", "the box of Algorithm 1", W=2.0, M0=2.0, B=1.0, A_power_of_L=0),

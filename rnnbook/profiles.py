@@ -26,6 +26,24 @@ class Profile:
     # Preliminaries, Proposition 2.4: sample sizes n and random repetitions per (n, p).
     prop24_sizes: tuple[int, ...]
     prop24_trials: int
+    # Forward kernel: inputs (n sequences of length L in R^d), widths m and independent networks per
+    # width of the Monte Carlo check of Theorem 5; lengths of the distinguishability sweep and its
+    # sample size; the length of the degeneracy (Remark 4.2) recursion.
+    fk_n: int
+    fk_L: int
+    fk_d: int
+    fk_widths: tuple[int, ...]
+    fk_seeds: int
+    fk_lengths: tuple[int, ...]
+    fk_lengths_n: int
+    fk_degeneracy_L: int
+    # Concept classes: input dimension and samples per picture; sequence lengths of the complexity
+    # sweeps; sample sizes and repetitions of the margin-by-rescaling experiment.
+    concept_dim: int
+    concept_samples: int
+    concept_lengths: tuple[int, ...]
+    margin_sizes: tuple[int, ...]
+    margin_trials: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -37,6 +55,19 @@ PROFILES: dict[str, Profile] = {
         pd_dim=5,
         prop24_sizes=(5, 10, 20, 40, 80, 160),
         prop24_trials=10,
+        fk_n=8,
+        fk_L=10,
+        fk_d=5,
+        fk_widths=(64, 128, 256, 512, 1024, 2048, 4096),
+        fk_seeds=48,
+        fk_lengths=(2, 4, 8, 16, 32, 64, 128),
+        fk_lengths_n=32,
+        fk_degeneracy_L=1000,
+        concept_dim=8,
+        concept_samples=4000,
+        concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80),
+        margin_sizes=(100, 300, 1000, 3000, 10000),
+        margin_trials=20,
     ),
     "paper": Profile(
         name="paper",
@@ -46,6 +77,19 @@ PROFILES: dict[str, Profile] = {
         pd_dim=5,
         prop24_sizes=(5, 10, 20, 40, 80, 160, 320, 640),
         prop24_trials=50,
+        fk_n=16,
+        fk_L=20,
+        fk_d=5,
+        fk_widths=(64, 128, 256, 512, 1024, 2048, 4096, 8192),
+        fk_seeds=128,
+        fk_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512),
+        fk_lengths_n=128,
+        fk_degeneracy_L=10000,
+        concept_dim=8,
+        concept_samples=100000,
+        concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 113, 160, 226, 320),
+        margin_sizes=(100, 300, 1000, 3000, 10000, 30000, 100000),
+        margin_trials=100,
     ),
 }
 

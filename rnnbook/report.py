@@ -52,3 +52,40 @@ def loglog_slope(x, y) -> float:
     if np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("x and y must be positive for a log-log fit")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def bootstrap_loglog_slope(x, samples, *, statistic: str = "rms", level: float = 0.95,
+                           n_boot: int = 2000, seed: int = 0):
+    """Fitted log-log slope of a summary of ``samples`` against ``x``, with a bootstrap confidence
+    interval.
+
+    ``samples`` has shape (len(x), k): k independent replicates (e.g. random networks) at each x,
+    summarised by ``statistic``: ``"rms"`` (root mean square) or ``"median"`` (of the absolute
+    values; robust when a few replicates are far out, as finite-width errors of deep layers are).
+    The replicates are resampled with replacement independently at each x, the summary and the
+    slope recomputed ``n_boot`` times, and the central ``level`` interval of those slopes returned:
+    ``(slope, low, high)``."""
+    x = np.asarray(x, dtype=np.float64)
+    s = np.asarray(samples, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] != x.size:
+        raise ValueError(f"samples must have shape (len(x), k) = ({x.size}, k), got {s.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if n_boot < 10:
+        raise ValueError(f"n_boot must be >= 10, got {n_boot}")
+    if statistic == "rms":
+        def summary(a):
+            return np.sqrt((a**2).mean(axis=-1))
+    elif statistic == "median":
+        def summary(a):
+            return np.median(np.abs(a), axis=-1)
+    else:
+        raise ValueError(f"statistic must be 'rms' or 'median', got {statistic!r}")
+    slope = loglog_slope(x, summary(s))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, s.shape[1], size=(n_boot, s.shape[1]))
+    boot = summary(s[:, idx])  # (len(x), n_boot)
+    lx = np.log(x) - np.log(x).mean()
+    slopes = (lx[:, None] * np.log(boot)).sum(axis=0) / (lx**2).sum()
+    lo, hi = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
+    return slope, float(lo), float(hi)

@@ -189,3 +189,42 @@ def test_forward_kernel_rejects_bad_input():
         kernels.hermite_coefficients(-1)
     with pytest.raises(ValueError, match="method must be"):
         kernels.hermite_coefficients(3, method="monte carlo")
+
+
+def test_normalized_kernel_has_unit_diagonal_and_is_the_correlation():
+    X = sequences(5, 4, 3, seed=8)
+    K = kernels.forward_kernel(X, init="algorithm1")
+    C = kernels.normalized(K)
+    torch.testing.assert_close(torch.diagonal(C, dim1=1, dim2=2), torch.ones(5, 5, dtype=torch.float64),
+                               rtol=1e-15, atol=1e-15)
+    assert float(C[2, 0, 1]) == pytest.approx(float(K[2, 0, 1] / torch.sqrt(K[2, 0, 0] * K[2, 1, 1])), rel=1e-15)
+    with pytest.raises(ValueError, match="non-positive diagonal"):
+        kernels.normalized(torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="K must be square"):
+        kernels.normalized(torch.ones(2, 3))
+
+
+def test_kappa_cusp_expansion():
+    # 1 - kappa(1 - eps) = eps - c eps^(3/2) + O(eps^2), which drives the degeneracy of Remark 4.2.
+    for eps in (1e-4, 1e-6):
+        lhs = 1 - float(kernels.kappa(1 - eps))
+        assert (eps - lhs) / eps**1.5 == pytest.approx(kernels._KAPPA_CUSP, rel=10 * eps**0.5)
+
+
+def test_degeneracy_asymptotes_are_approached():
+    """Remark 4.2 under a = 1 with unit inputs: 1 - rho^l against the derived asymptotes.  The
+    relative gap must shrink with l and be small at the largest l (3000)."""
+    L = 3000
+    X = sequences(12, L, 5, seed=9, unit=True)
+    first = X.clone()
+    first[:, 1:] = X[0, 1:]  # every sequence shares X_2..X_L with the first: they differ at X_1 only
+    ls = torch.tensor([100.0, 3000.0], dtype=torch.float64)
+    for case, Z in (("first", first), ("fresh", X)):
+        rho = kernels.forward_correlation(Z, init="algorithm1")
+        iu = torch.triu_indices(12, 12, 1)
+        eps = (1 - rho[:, iu[0], iu[1]]).mean(dim=1)[ls.long() - 1]
+        gap = (eps / kernels.degeneracy_asymptote(ls, case=case) - 1).abs()
+        assert float(gap[1]) < float(gap[0]), case
+        assert float(gap[1]) < 0.1, (case, gap)
+    with pytest.raises(ValueError, match="case must be"):
+        kernels.degeneracy_asymptote(3.0, case="middle")

@@ -1,0 +1,505 @@
+"""Tests of rnnbook.concepts: the input assumption and the classes (9), (11) of Section 2.2, their
+complexities (10), (12), and the margin y F* >= 1 that Theorem 2 assumes."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from rnnbook import concepts as C
+from rnnbook import series as S
+from rnnbook.device import make_generator
+
+# Two-sided standard-normal quantile for a false-alarm rate of 1e-6 per Monte Carlo check:
+# P(abs(Z) > 4.892) = 1e-6.
+Z_1E6 = 4.892
+
+
+# ----------------------------------------------------------------------------------------------
+# Input sequences (Section 2.2: c_min <= norm(X_l) <= c_max).
+
+
+def test_sequences_shape_dtype_device_and_norm_bounds(device):
+    X = C.sample_sequences(500, 7, 4, c_min=0.5, c_max=3.0, seed=1, device=device)
+    assert X.shape == (500, 7, 4) and X.dtype == torch.float64 and X.device.type == device
+    norms = torch.linalg.vector_norm(X, dim=-1)
+    # one rounding of the normalisation: relative 1e-12 is generous
+    assert float(norms.min()) >= 0.5 * (1 - 1e-12)
+    assert float(norms.max()) <= 3.0 * (1 + 1e-12)
+    assert 1 <= C.norm_ratio(X) <= 6.0 * (1 + 1e-12)
+
+
+def test_sequences_unit_norm_when_c_min_equals_c_max(device):
+    X = C.sample_sequences(50, 3, 5, seed=0, device=device)
+    torch.testing.assert_close(torch.linalg.vector_norm(X, dim=-1),
+                               torch.ones(50, 3, dtype=torch.float64, device=device),
+                               rtol=0, atol=1e-14)
+
+
+def test_sequences_float32(device):
+    X = C.sample_sequences(10, 2, 3, seed=0, device=device, dtype=torch.float32)
+    assert X.dtype == torch.float32
+
+
+def test_sequences_monte_carlo_moments(device):
+    # Norms uniform on [a, b]: mean (a+b)/2, variance (b-a)^2/12.  Directions uniform on S^{d-1}:
+    # E u_1 = 0 with Var u_1 = 1/d, and E u_1^2 = 1/d with Var u_1^2 = E u_1^4 - 1/d^2
+    # = 3/(d(d+2)) - 1/d^2.  Each check: tolerance Z_1E6 standard errors (false alarm 1e-6).
+    a, b, d, n = 0.5, 2.0, 5, 20_000
+    X = C.sample_sequences(n, 1, d, c_min=a, c_max=b, seed=7, device=device)[:, 0, :]
+    r = torch.linalg.vector_norm(X, dim=-1)
+    u1 = (X[:, 0] / r)
+    assert abs(float(r.mean()) - (a + b) / 2) <= Z_1E6 * math.sqrt((b - a) ** 2 / 12 / n)
+    assert abs(float(u1.mean())) <= Z_1E6 * math.sqrt(1 / d / n)
+    var_u1sq = 3 / (d * (d + 2)) - 1 / d**2
+    assert abs(float((u1**2).mean()) - 1 / d) <= Z_1E6 * math.sqrt(var_u1sq / n)
+
+
+def test_sequences_deterministic_by_seed(device):
+    a = C.sample_sequences(20, 4, 3, c_min=1, c_max=2, seed=5, device=device)
+    b = C.sample_sequences(20, 4, 3, c_min=1, c_max=2, seed=5, device=device)
+    c = C.sample_sequences(20, 4, 3, c_min=1, c_max=2, seed=6, device=device)
+    g = C.sample_sequences(20, 4, 3, c_min=1, c_max=2, generator=make_generator(5, device))
+    assert torch.equal(a, b) and torch.equal(a, g) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(c_min=0.0), "c_min"),
+    (dict(c_min=-1.0), "c_min"),
+    (dict(c_min=2.0, c_max=1.0), "c_min"),
+    (dict(c_max=math.inf), "c_max"),
+    (dict(c_min=math.nan), "c_min"),
+])
+def test_sequences_bad_norm_range(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        C.sample_sequences(3, 2, 2, seed=0, **kwargs)
+
+
+def test_sequences_bad_sizes_and_seeds():
+    with pytest.raises(ValueError, match="n"):
+        C.sample_sequences(0, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="L"):
+        C.sample_sequences(2, 0, 2, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        C.sample_sequences(2, 2, 2)
+    with pytest.raises(ValueError, match="generator or seed"):
+        C.sample_sequences(2, 2, 2, seed=1, generator=make_generator(1, "cpu"))
+    with pytest.raises(TypeError, match="dtype"):
+        C.sample_sequences(2, 2, 2, seed=1, dtype=torch.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Targets evaluated against hand computations.
+
+
+def test_additive_target_by_hand(device):
+    # Eq. (9), L = 2, d = 2: x = ([3, 4], [0, 2]).
+    # exp(beta_1^T X_1 / norm(X_1)) with beta_1 = [1, 0]: exp(3/5);
+    # (beta_2^T X_2 / norm(X_2))^2 with beta_2 = [0.6, 0.8]: 0.8^2;
+    # sin(beta_3^T X_1 / 5) with beta_3 = [0, -0.5]: sin(-0.4).
+    X = torch.tensor([[[3.0, 4.0], [0.0, 2.0]]], dtype=torch.float64, device=device)
+    t = C.additive_target(2, 2, [(1, S.exp(), [1.0, 0.0]),
+                                 (2, S.monomial(2), [0.6, 0.8]),
+                                 (1, S.sin(), [0.0, -0.5])])
+    want = math.exp(0.6) + 0.64 + math.sin(-0.4)
+    f = t(X)
+    assert f.shape == (1,) and f.device.type == device
+    assert float(f[0]) == pytest.approx(want, rel=1e-15)
+
+
+def test_additive_target_ignores_norms(device):
+    # Eq. (9) reads only directions X_l / norm(X_l): rescaling each X_l leaves F* unchanged.
+    X = C.sample_sequences(30, 3, 4, c_min=0.5, c_max=2.0, seed=3, device=device)
+    t = C.random_additive_target(3, 4, [S.exp(), S.sin()], terms_per_position=2, seed=4)
+    torch.testing.assert_close(t(X), t(X * torch.rand(30, 3, 1, dtype=torch.float64, device=device)
+                                         .add(0.1)), rtol=1e-13, atol=1e-13)
+
+
+def test_n_variable_target_by_hand(device):
+    # Eq. (11), L = 3, d = 2, positions (1, 3): X_1 = [3, 4] (norm 5), X_3 = [0, 1] (norm 1),
+    # beta = [0.5, 0, 0, 0.5]: <beta, [X_1, X_3]> = 1.5 + 0.5 = 2, divided by sqrt(2) * 5.
+    X = torch.tensor([[[3.0, 4.0], [7.0, -1.0], [0.0, 1.0]]], dtype=torch.float64, device=device)
+    t = C.n_variable_target(3, 2, (1, 3), [(S.sin(), [0.5, 0.0, 0.0, 0.5]),
+                                           (S.monomial(3, 2.0), [0.0, 0.0, 1.0, 0.0])])
+    z1 = 2 / (math.sqrt(2) * 5)
+    z2 = 0.0  # beta_2 reads the first coordinate of X_3, which is 0
+    assert float(t(X)[0]) == pytest.approx(math.sin(z1) + 2 * z2**3, rel=1e-15)
+    assert t.N == 2 and t.l0 == 2
+    # The layout of beta follows the order of positions: swapping both leaves F* unchanged.
+    t2 = C.n_variable_target(3, 2, (3, 1), [(S.sin(), [0.0, 0.5, 0.5, 0.0])])
+    assert float(t2(X)[0]) == pytest.approx(math.sin(z1), rel=1e-15)
+
+
+def test_n_variable_target_argument_is_bounded(device):
+    # abs(<beta, Z>) <= norm(beta) norm(Z) <= norm(beta) sqrt(N) max norm: the argument of psi in
+    # eq. (11) lies in [-1, 1]; with psi(z) = z, F* itself does.
+    X = C.sample_sequences(2000, 6, 3, c_min=0.2, c_max=5.0, seed=2, device=device)
+    t = C.random_n_variable_target(6, 3, (2, 5, 6), S.monomial(1), seed=9)
+    assert float(t(X).abs().max()) <= 1 + 1e-12
+
+
+def test_long_range_pair_positions():
+    for L in (2, 5, 9):
+        for l0 in range(1, L):
+            t = C.long_range_pair(L, 3, l0, S.exp(), seed=0)
+            assert t.positions == (1, 1 + l0) and t.l0 == l0 and t.N == 2
+    t = C.long_range_pair(9, 3, 2, S.exp(), start=4, seed=0)
+    assert t.positions == (4, 6)
+
+
+def test_n_equals_one_is_the_additive_class(device):
+    # With N = 1, eq. (11) is psi(beta^T X_l / norm(X_l)), a one-position additive target (9), and
+    # the l0 branch of (12) is L^3.5 C(psi, C0 sqrt(L)) = eq. (10); it is the smaller branch.
+    beta = [0.6, 0.0, -0.8]
+    a = C.additive_target(5, 3, [(2, S.exp(), beta)])
+    b = C.n_variable_target(5, 3, (2,), [(S.exp(), beta)])
+    X = C.sample_sequences(40, 5, 3, c_min=0.5, c_max=1.5, seed=1, device=device)
+    torch.testing.assert_close(a(X), b(X), rtol=1e-14, atol=1e-14)
+    ca, cb = a.complexity(3.0), b.complexity(3.0)
+    assert cb.winner == "l0"
+    assert cb.log_value == pytest.approx(ca.log_value, rel=1e-14)
+
+
+def test_random_targets_deterministic_and_normalised():
+    psis = [S.exp(), S.sin(), S.cos()]
+    a = C.random_additive_target(6, 4, psis, terms_per_position=3, beta_norm=0.7, seed=11)
+    b = C.random_additive_target(6, 4, psis, terms_per_position=3, beta_norm=0.7, seed=11)
+    c = C.random_additive_target(6, 4, psis, terms_per_position=3, beta_norm=0.7, seed=12)
+    assert len(a.terms) == 18
+    assert [t.position for t in a.terms] == [pos for pos in range(1, 7) for _ in range(3)]
+    for s, t in zip(a.terms, b.terms, strict=True):
+        assert s.psi is t.psi and torch.equal(s.beta, t.beta)
+        assert float(torch.linalg.vector_norm(s.beta)) == pytest.approx(0.7, rel=1e-14)
+    assert not all(torch.equal(s.beta, t.beta) for s, t in zip(a.terms, c.terms, strict=True))
+    n1 = C.random_n_variable_target(8, 2, (1, 4, 8), S.exp(), n_terms=4, seed=3)
+    n2 = C.random_n_variable_target(8, 2, (1, 4, 8), S.exp(), n_terms=4, seed=3)
+    assert all(torch.equal(s.beta, t.beta) and s.beta.shape == (6,)
+               for s, t in zip(n1.terms, n2.terms, strict=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# Complexities (10) and (12) against independently computed formula values.
+
+
+def _c_exp(R):
+    # C(exp, R) = 1 + sum_i i R^i / i! = 1 + R e^R, eq. (6)
+    return 1 + R * math.exp(R)
+
+
+@pytest.mark.parametrize("L", [1, 2, 5, 10, 20])
+@pytest.mark.parametrize("c0", [1.0, 1.7])
+def test_additive_complexity_formula(L, c0):
+    # Eq. (10) for one exp term and one z^3 term at every position:
+    # L^3.5 * L * (C(exp, R) + C(z^3, R)) with R = C0 sqrt(L), C(z^3, R) = 1 + 3 R^3.
+    t = C.additive_target(L, 2, [(pos, psi, [1.0, 0.0]) for pos in range(1, L + 1)
+                                 for psi in (S.exp(), S.monomial(3))])
+    R = c0 * math.sqrt(L)
+    want = L**3.5 * L * (_c_exp(R) + 1 + 3 * R**3)
+    got = t.complexity(c0)
+    assert got.equation == "(10)" and got.winner is None
+    assert got.value == pytest.approx(want, rel=1e-12)
+    assert C.complexity(t, c0).log_value == got.log_value
+
+
+def test_additive_complexity_grows_with_L_and_c0():
+    vals = [C.random_additive_target(L, 3, S.sin(), seed=0).complexity(1.0).log_value
+            for L in range(1, 30)]
+    assert all(b > a for a, b in itertools.pairwise(vals))
+    t = C.random_additive_target(4, 3, S.sin(), seed=0)
+    assert t.complexity(1.0).log_value < t.complexity(1.5).log_value
+
+
+def _log_c_n_exp(R, N, L, c1):
+    # eq. (7) for exp, term by term with the largest multinomial by brute force over splits
+    # (n_k >= 0), in mpmath; 400 terms are far beyond the needed accuracy for R <= 10.
+    mp = S.mp
+    total = mp.mpf(0)
+    for i in range(1, 400):
+        best = max(math.factorial(i) // math.prod(math.factorial(k) for k in split)
+                   for split in _splits(i, N))
+        total += mp.sqrt(best) * (mp.mpf(i) / N) ** N * mp.mpf(R) ** i / mp.factorial(i)
+    return float(mp.log(1 + mp.mpf(L) ** (1.5 * N) * mp.mpf(c1) ** N * total))
+
+
+def _splits(i, N):
+    # only near-balanced splits can be the maximum; enumerate parts within 1 of i/N on each side
+    lo = max(0, i // N - 1)
+    ranges = [range(lo, i // N + 2)] * (N - 1)
+    for head in itertools.product(*ranges):
+        last = i - sum(head)
+        if last >= 0:
+            yield (*head, last)
+
+
+@pytest.mark.parametrize("L, l0", [(5, 1), (5, 4), (10, 1), (10, 9), (20, 1), (20, 19)])
+def test_n_variable_complexity_formula_pair(L, l0):
+    # Eq. (12) for the pair psi = exp at positions (1, 1 + l0), C0 = 1, C1 = 100:
+    # first branch  L^2 C_2(exp, sqrt L), C_2 by eq. (7);
+    # second branch L^3.5 C(exp, 2^l0 sqrt L) = L^3.5 (1 + R e^R): log = 3.5 log L + log(1 + R e^R).
+    t = C.long_range_pair(L, 3, l0, S.exp(), seed=0)
+    got = t.complexity(1.0, c1=100.0)
+    log_n = 2 * math.log(L) + _log_c_n_exp(math.sqrt(L), 2, L, 100.0)
+    R = 2.0**l0 * math.sqrt(L)
+    log_l0 = 3.5 * math.log(L) + R + math.log(R) + math.log1p(math.exp(-R) / R)
+    assert got.equation == "(12)"
+    assert got.log_n_branch == pytest.approx(log_n, rel=1e-12)
+    assert got.log_l0_branch == pytest.approx(log_l0, rel=1e-12)
+    assert got.log_value == min(log_n, log_l0) or got.log_value == pytest.approx(min(log_n, log_l0))
+    assert got.winner == ("N" if log_n <= log_l0 else "l0")
+
+
+def test_n_variable_complexity_three_positions():
+    # N = 3 against the brute-force C_N, positions (2, 3, 5): l0 = 3.
+    t = C.random_n_variable_target(6, 2, (2, 3, 5), S.exp(), seed=1)
+    got = t.complexity(1.3, c1=150.0)
+    R = 1.3 * math.sqrt(6)
+    assert got.log_n_branch == pytest.approx(2 * math.log(6) + _log_c_n_exp(R, 3, 6, 150.0), rel=1e-12)
+    assert got.log_l0_branch == pytest.approx(3.5 * math.log(6) + math.log(_c_exp(8 * R)), rel=1e-12)
+
+
+def test_n_variable_complexity_sums_over_terms():
+    # Eq. (12) with sum_r (the issue's reading): two copies of one term double both branches.
+    one = C.n_variable_target(7, 2, (2, 4), [(S.sin(), [0.5, 0.5, 0.5, 0.5])])
+    two = C.n_variable_target(7, 2, (2, 4), [(S.sin(), [0.5, 0.5, 0.5, 0.5]),
+                                             (S.sin(), [0.0, 1.0, 0.0, 0.0])])
+    a, b = one.complexity(1.0), two.complexity(1.0)
+    assert b.log_n_branch == pytest.approx(a.log_n_branch + math.log(2), rel=1e-14)
+    assert b.log_l0_branch == pytest.approx(a.log_l0_branch + math.log(2), rel=1e-14)
+
+
+def test_n_variable_complexity_grows_with_L_N_l0():
+    # Remark 2.2: the first branch grows with N (L fixed), the second with l0; both with L.
+    psi = S.exp()
+    by_n = [C.random_n_variable_target(12, 2, tuple(range(1, N + 1)), psi, seed=0)
+            .complexity(1.0).log_n_branch for N in range(1, 8)]
+    by_l0 = [C.long_range_pair(12, 2, l0, psi, seed=0).complexity(1.0).log_l0_branch
+             for l0 in range(1, 12)]
+    by_L = [C.long_range_pair(L, 2, 1, psi, seed=0).complexity(1.0) for L in range(2, 40)]
+    assert all(b > a for a, b in itertools.pairwise(by_n))
+    assert all(b > a for a, b in itertools.pairwise(by_l0))
+    for attr in ("log_n_branch", "log_l0_branch", "log_value"):
+        vals = [getattr(c, attr) for c in by_L]
+        assert all(b > a for a, b in itertools.pairwise(vals)), attr
+    # the first branch does not depend on l0
+    assert len({C.long_range_pair(12, 2, l0, psi, seed=0).complexity(1.0).log_n_branch
+                for l0 in range(1, 12)}) == 1
+
+
+def test_complexity_infinite_beyond_radius_and_overflow():
+    # arctan(z/2) has radius 2: C(psi, C0 sqrt L) is finite for L <= 3 at C0 = 1 (Remark 2.1).
+    finite = C.random_additive_target(3, 2, S.arctan(2.0), seed=0).complexity(1.0)
+    infinite = C.random_additive_target(4, 2, S.arctan(2.0), seed=0).complexity(1.0)
+    assert math.isfinite(finite.value) and infinite.value == math.inf
+    # N-variable: the l0 branch is infinite once 2^l0 sqrt(L) >= 2 while the N branch needs
+    # sqrt(2) sqrt(L) < 2, i.e. L = 1 only: both infinite -> no winner.
+    both = C.long_range_pair(3, 2, 1, S.arctan(2.0), seed=0).complexity(1.0)
+    assert both.log_value == math.inf and both.winner is None
+    # arctan(z/8) at L = 5, l0 = 4: 2^4 sqrt(5) >= 8 but sqrt(2) sqrt(5) < 8
+    some = C.long_range_pair(5, 2, 4, S.arctan(8.0), seed=0).complexity(1.0)
+    assert some.log_l0_branch == math.inf and some.winner == "N" and math.isfinite(some.log_value)
+    # a finite value beyond float64 is an OverflowError, its log is finite
+    huge = C.Complexity("(10)", 1000.0)
+    with pytest.raises(OverflowError, match="log_value"):
+        _ = huge.value
+    assert huge.log10 == pytest.approx(1000 / math.log(10))
+
+
+def test_scaled_target_complexity():
+    # C(s psi, R) = 1 + s (C(psi, R) - 1), eq. (6): rescaling multiplies C(F*) by at most s.
+    t = C.random_additive_target(4, 3, S.sin(), seed=0)
+    s = 37.0
+    R = 2.0
+    want = 4**3.5 * 4 * (1 + s * R * math.cosh(R))  # C(sin, R) = 1 + R cosh R
+    assert t.scaled(s).complexity(1.0).value == pytest.approx(want, rel=1e-12)
+    assert t.scaled(s).complexity(1.0).value <= s * t.complexity(1.0).value
+    X = C.sample_sequences(10, 4, 3, seed=1)
+    torch.testing.assert_close(t.scaled(s)(X), s * t(X), rtol=1e-14, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# Labelled data with margin (Theorem 2: y_i F*(x_i) >= 1 for all i).
+
+
+@pytest.mark.parametrize("method", ["rescale", "reject"])
+def test_margin_holds_for_every_sample(method, device):
+    t = C.random_additive_target(6, 4, S.sin(), seed=2)
+    D = C.labelled_data(t, 500, c_min=0.5, c_max=2.0, method=method, seed=3, device=device)
+    assert D.X.shape == (500, 6, 4) and D.X.device.type == device
+    assert bool(((D.y * D.f_star) >= 1).all()) and D.margin >= 1
+    assert set(D.y.unique().tolist()) <= {-1.0, 1.0}
+    torch.testing.assert_close(D.f_star, D.target(D.X), rtol=0, atol=0)
+    torch.testing.assert_close(D.y, torch.sign(D.base_target(D.X)))
+    norms = torch.linalg.vector_norm(D.X, dim=-1)
+    assert float(norms.min()) >= 0.5 * (1 - 1e-12) and float(norms.max()) <= 2.0 * (1 + 1e-12)
+    assert D.c0 == 4.0
+    assert D.complexity.log_value == pytest.approx(D.target.complexity(4.0).log_value)
+    if method == "rescale":
+        # the smallest admissible factor: 1 / min abs(F*), up to the few ulps rounding may add
+        assert D.scale == pytest.approx(1 / float(D.base_target(D.X).abs().min()), rel=1e-13)
+        assert D.margin == pytest.approx(1.0, rel=1e-13)
+        assert D.acceptance_rate == 1.0 and D.n_drawn == 500
+    else:
+        assert D.scale == 1.0 and D.threshold == 1.0 and D.n_drawn >= 500
+        assert 0 < D.acceptance_rate <= 1 and round(D.acceptance_rate * D.n_drawn) >= 500
+
+
+def test_labelled_data_deterministic_by_seed():
+    t = C.random_n_variable_target(5, 3, (1, 5), S.sin(), n_terms=2, seed=0)
+    for method in ("rescale", "reject"):
+        kw = dict(threshold=0.3) if method == "reject" else {}
+        a = C.labelled_data(t, 200, method=method, seed=4, device="cpu", **kw)
+        b = C.labelled_data(t, 200, method=method, seed=4, device="cpu", **kw)
+        assert torch.equal(a.X, b.X) and torch.equal(a.f_star, b.f_star) and a.scale == b.scale
+
+
+def test_rejection_threshold_rescales_target():
+    t = C.random_additive_target(4, 3, S.sin(), seed=0)
+    D = C.labelled_data(t, 300, method="reject", threshold=0.5, seed=1)
+    assert D.scale == pytest.approx(2.0, rel=1e-14)
+    assert float(D.base_target(D.X).abs().min()) >= 0.5
+    assert D.margin >= 1
+
+
+def test_scaled_complexity_reported():
+    # C(s F*) = L^3.5 sum (1 + s (C(psi, R) - 1)): the data set reports it exactly.
+    t = C.random_additive_target(3, 2, S.sin(), seed=0)
+    D = C.labelled_data(t, 100, seed=5)
+    R = math.sqrt(3)
+    want = 3**3.5 * 3 * (1 + D.scale * R * math.cosh(R))
+    assert D.complexity.value == pytest.approx(want, rel=1e-12)
+    assert D.base_complexity.value == pytest.approx(3**3.5 * 3 * (1 + R * math.cosh(R)), rel=1e-12)
+
+
+def test_label_balance_and_acceptance_monte_carlo():
+    # sin is odd and the input law is symmetric (x -> -x), so P(y = +1) = 1/2: the label balance
+    # of n samples is within Z_1E6 sqrt(1/(4n)) of 1/2 (false alarm 1e-6).  The acceptance rate of
+    # rejection (threshold 1) estimates p = P(abs(F*) >= 1); an independent sample of m draws
+    # estimates the same p, and the two differ by at most Z_1E6 sqrt(p(1-p)(1/n_drawn + 1/m)).
+    t = C.random_additive_target(10, 8, S.sin(), seed=0)
+    n = 4000
+    D = C.labelled_data(t, n, seed=1)
+    assert abs(D.label_balance - 0.5) <= Z_1E6 * math.sqrt(0.25 / n)
+    R = C.labelled_data(t, 2000, method="reject", seed=2)
+    m = 20_000
+    X = C.sample_sequences(m, 10, 8, seed=3, device="cpu")
+    p = float((t(X).abs() >= 1).double().mean())
+    sd = math.sqrt(p * (1 - p) * (1 / R.n_drawn + 1 / m))
+    assert abs(R.acceptance_rate - p) <= Z_1E6 * sd
+
+
+def _sign_difference_target():
+    # L = 2, d = 1: X_l / norm(X_l) = +-1, F* = u_1 - u_2 in {-2, 0, 2}: zero half the time.
+    return C.additive_target(2, 1, [(1, S.polynomial([0.0, 1.0]), [1.0]),
+                                    (2, S.polynomial([0.0, -1.0]), [1.0])])
+
+
+def test_zero_f_star_is_an_error():
+    with pytest.raises(ValueError, match="identically zero"):
+        C.labelled_data(C.additive_target(3, 2, [(1, S.polynomial([0.0]), [1.0, 0.0])]), 10, seed=0)
+    with pytest.raises(ValueError, match="identically zero"):
+        C.labelled_data(C.additive_target(3, 2, [(1, S.sin(), [0.0, 0.0])]), 10, seed=0,
+                        method="reject")
+    with pytest.raises(ValueError, match=r"F\*\(x_i\) = 0"):
+        C.labelled_data(_sign_difference_target(), 50, seed=0)
+    # rejection simply discards the zeros
+    D = C.labelled_data(_sign_difference_target(), 50, seed=0, method="reject")
+    assert bool((D.f_star.abs() == 2).all())
+
+
+def test_impossible_rejection_is_an_error():
+    t = C.additive_target(2, 8, [(1, S.polynomial([0.0, 1.0]), [1.0] + [0.0] * 7)])  # F* = u_1
+    with pytest.raises(ValueError, match="threshold"):
+        C.labelled_data(t, 10, method="reject", threshold=1.5, seed=0)  # sup abs(F*) = 1
+    # P(u_1 >= 0.9999) on S^7 is about 1e-14: the draw cap is reached with nothing accepted
+    with pytest.raises(RuntimeError, match="acceptance rate 0"):
+        C.labelled_data(t, 10, method="reject", threshold=0.9999, max_draws=5000, seed=0)
+    # P(abs(u_1) >= 0.5) is about 0.15 on S^7: 100 draws cannot give 90 samples
+    with pytest.raises(RuntimeError, match="max_draws"):
+        C.labelled_data(t, 90, method="reject", threshold=0.5, max_draws=100, seed=0)
+
+
+def test_labelled_data_bad_arguments():
+    t = C.random_additive_target(3, 2, S.sin(), seed=0)
+    with pytest.raises(ValueError, match="method"):
+        C.labelled_data(t, 10, method="clip", seed=0)
+    with pytest.raises(ValueError, match="threshold"):
+        C.labelled_data(t, 10, threshold=0.5, seed=0)
+    with pytest.raises(ValueError, match="threshold"):
+        C.labelled_data(t, 10, method="reject", threshold=-1.0, seed=0)
+    with pytest.raises(ValueError, match="c_min"):
+        C.labelled_data(t, 10, c_min=2.0, c_max=1.0, seed=0)
+    with pytest.raises(ValueError, match="n"):
+        C.labelled_data(t, 0, seed=0)
+    with pytest.raises(TypeError, match="target"):
+        C.labelled_data("F*", 10, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        C.labelled_data(t, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad targets.
+
+
+def test_bad_beta():
+    with pytest.raises(ValueError, match="beta"):  # norm(beta) > 1
+        C.additive_target(3, 2, [(1, S.exp(), [1.0, 0.5])])
+    with pytest.raises(ValueError, match="beta"):
+        C.n_variable_target(3, 2, (1, 2), [(S.exp(), [0.8, 0.8, 0.0, 0.0])])
+    with pytest.raises(ValueError, match="beta"):  # wrong length: d N = 4
+        C.n_variable_target(3, 2, (1, 2), [(S.exp(), [0.5, 0.5])])
+    with pytest.raises(ValueError, match="beta"):
+        C.additive_target(3, 2, [(1, S.exp(), [0.5, 0.5, 0.0])])
+    with pytest.raises(ValueError, match="beta"):  # non-finite
+        C.additive_target(3, 2, [(1, S.exp(), [math.nan, 0.0])])
+    with pytest.raises(ValueError, match="beta"):
+        C.n_variable_target(3, 1, (1, 2), [(S.exp(), [math.inf, 0.0])])
+    with pytest.raises(ValueError, match="radius"):  # psi's series must converge on [-1, 1]
+        C.additive_target(3, 2, [(1, S.geometric(), [1.0, 0.0])])
+    with pytest.raises(ValueError, match="beta_norm"):
+        C.random_additive_target(3, 2, S.exp(), beta_norm=1.5, seed=0)
+
+
+def test_bad_positions():
+    with pytest.raises(ValueError, match="positions"):
+        C.n_variable_target(3, 2, (0, 2), [(S.exp(), [0.5, 0.0, 0.0, 0.5])])
+    with pytest.raises(ValueError, match="positions"):
+        C.n_variable_target(3, 2, (1, 4), [(S.exp(), [0.5, 0.0, 0.0, 0.5])])
+    with pytest.raises(ValueError, match="positions"):
+        C.n_variable_target(3, 2, (2, 2), [(S.exp(), [0.5, 0.0, 0.0, 0.5])])
+    with pytest.raises(ValueError, match="position"):
+        C.additive_target(3, 2, [(4, S.exp(), [1.0, 0.0])])
+    with pytest.raises(ValueError, match="position"):
+        C.additive_target(3, 2, [(0, S.exp(), [1.0, 0.0])])
+    with pytest.raises(ValueError, match="positions"):
+        C.random_additive_target(3, 2, S.exp(), positions=[1, 5], seed=0)
+    with pytest.raises(ValueError, match="positions"):
+        C.random_n_variable_target(3, 2, (1, 9), S.exp(), seed=0)
+    with pytest.raises(ValueError, match="l0"):
+        C.long_range_pair(5, 2, 5, S.exp(), seed=0)
+    with pytest.raises(ValueError, match="l0"):
+        C.long_range_pair(5, 2, 0, S.exp(), seed=0)
+
+
+def test_bad_terms_and_inputs():
+    t = C.additive_target(3, 2, [(1, S.exp(), [1.0, 0.0])])
+    with pytest.raises(ValueError, match="terms"):
+        C.additive_target(3, 2, [])
+    with pytest.raises(TypeError, match="psi"):
+        C.additive_target(3, 2, [(1, math.exp, [1.0, 0.0])])
+    with pytest.raises(TypeError, match="terms"):
+        C.additive_target(3, 2, [(1, S.exp())])
+    with pytest.raises(ValueError, match="X"):
+        t(torch.zeros(4, 2, 2, dtype=torch.float64))  # wrong L
+    with pytest.raises(ValueError, match="X"):
+        t(torch.zeros(4, 3, 5, dtype=torch.float64))  # wrong d
+    with pytest.raises(ValueError, match="X"):
+        t(torch.full((4, 3, 2), math.nan, dtype=torch.float64))
+    with pytest.raises(ValueError, match="c0"):
+        t.complexity(0.5)
+    with pytest.raises(ValueError, match="c0"):
+        t.complexity(math.inf)
+    with pytest.raises(ValueError, match="c1"):
+        C.long_range_pair(5, 2, 1, S.exp(), seed=0).complexity(1.0, c1=0.0)
+    with pytest.raises(TypeError, match="target"):
+        C.complexity(object(), 1.0)
