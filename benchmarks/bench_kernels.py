@@ -54,7 +54,8 @@ def run(n: int = 4096, L: int = 50, d: int = 10, init: str = "paper", device=Non
     ref, t_ref = _time(lambda: full_matrix(X, a), dev)
     # Layer by layer: at n = 4096, L = 50 each result is 6.8 GB and a whole-array difference
     # would need two more.
-    err = max(float(((o - r).abs() / r.abs().clamp_min(1e-300)).max()) for o, r in zip(ours, ref))
+    err = max(float(((o - r).abs() / r.abs().clamp_min(1e-300)).max())
+              for o, r in zip(ours, ref, strict=True))
     del ours, ref
     if not err <= 1e-12:
         raise AssertionError(f"forward_kernel and the full-matrix recursion differ by {err:.3g} (relative)")
@@ -73,7 +74,8 @@ def main() -> None:
     info = describe()
     print(f"device: {get_device(args.device)}  torch {info['torch']}  threads {info['torch threads']}")
     r = run(args.n, args.L, args.d, args.init, args.device)
-    print(f"n={r['n']} L={r['L']} d={r['d']} init={r['init']}: output {(r['L'] + 1) * r['n'] ** 2 * 8 / 2**30:.2f} GiB")
+    gib = (r["L"] + 1) * r["n"] ** 2 * 8 / 2**30
+    print(f"n={r['n']} L={r['L']} d={r['d']} init={r['init']}: output {gib:.2f} GiB")
     print(f"full-matrix recursion: {r['seconds_full_matrix']:.2f} s")
     print(f"max relative difference: {r['max_rel_diff']:.2e}")
     print(f"forward_kernel_seconds: {r['seconds']:.2f}")

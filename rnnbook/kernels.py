@@ -29,7 +29,8 @@ from .model import check_inputs, get_init
 # |rho| may exceed 1 by rounding (S_ij / sqrt(S_ii S_jj) with i ~ j); anything further out is a bug
 # or bad input and is reported rather than clipped.
 _RHO_SLACK = 1e-12
-# Rows per block of the pair recursion: about 2^19 pairs (4 MB) per block: measured fastest at n = 4096 on 2 cores.
+# Rows per block of the pair recursion: about 2^19 pairs (4 MB) per block, measured fastest at
+# n = 4096 on 2 cores.
 _BLOCK_PAIRS = 1 << 19
 
 
@@ -101,7 +102,7 @@ def _mu_quadrature(R: int) -> list[float]:
         # Split where He_r oscillates (its zeros lie below 2 sqrt(r) + 1) so each piece is smooth.
         edge = 2 * math.sqrt(r) + 2
         knots = [ctx.mpf(edge) * k / (r + 1) for k in range(r + 2)] + [ctx.inf]
-        val = ctx.quad(lambda x: x * _hermite_he(r, x, ctx) * ctx.exp(-x * x / 2), knots)
+        val = ctx.quad(lambda x, r=r: x * _hermite_he(r, x, ctx) * ctx.exp(-x * x / 2), knots)
         out.append(float(norm * val))
     return out
 

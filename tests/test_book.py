@@ -38,5 +38,9 @@ def test_every_toc_entry_exists_and_chapters_are_labelled_notebooks():
         assert path.is_file(), f
         text = path.read_text()
         assert re.search(r"^\(\w[\w-]*\)=\n# ", text, flags=re.M), f"{f}: no (label)= title"
+        # Titles appear in every page's sidebar, and pages without math of their own do not load
+        # MathJax: math in a title would show as raw TeX there (the browser check caught this).
+        title = re.search(r"^\(\w[\w-]*\)=\n# (.*)$", text, flags=re.M).group(1)
+        assert "$" not in title and "{math}" not in title, f"{f}: math in the title {title!r}"
         if "```{code-cell}" in text:
             assert text.startswith("---\njupytext:"), f"{f}: code cells without a jupytext header"

@@ -56,7 +56,8 @@ def test_hermite_polynomials_match_their_definition():
     for r in range(6):
         for x in (-1.3, 0.4, 2.1):
             by_def = (-1) ** r * ctx.exp(x * x / 2) * ctx.diff(lambda t: ctx.exp(-t * t / 2), x, r)
-            assert float(kernels._hermite_he(r, ctx.mpf(x), ctx)) == pytest.approx(float(by_def), rel=1e-12, abs=1e-12)
+            he = float(kernels._hermite_he(r, ctx.mpf(x), ctx))
+            assert he == pytest.approx(float(by_def), rel=1e-12, abs=1e-12)
 
 
 def test_hermite_coefficients_closed_form_equals_the_defining_integral():
@@ -73,7 +74,7 @@ def test_squared_coefficients_sum_to_one_with_the_stated_tail():
     # sum_r mu_r^2 = kappa(1) = 1; the tail decays like R^(-3/2) (mu_r^2 ~ r^(-5/2)).
     tails = [kernels.series_tail(R) for R in (100, 400, 1600)]
     assert tails[0] > tails[1] > tails[2] > 0
-    for a, b in zip(tails, tails[1:]):
+    for a, b in zip(tails, tails[1:], strict=False):
         assert a / b == pytest.approx(4**1.5, rel=0.02)
     mu2 = kernels.hermite_coefficients(4000) ** 2
     assert float(1 - mu2.sum()) == pytest.approx(kernels.series_tail(4000), rel=1e-6)
@@ -162,7 +163,8 @@ def test_forward_correlation_is_the_argument_of_kappa(init):
     for l in range(1, 6):
         S = K[l - 1] + a * X[:, l - 1] @ X[:, l - 1].T
         d = torch.diagonal(S)
-        torch.testing.assert_close(rho[l - 1], S / torch.sqrt(d[:, None] * d[None, :]), rtol=1e-13, atol=1e-13)
+        Q = torch.sqrt(d[:, None] * d[None, :])
+        torch.testing.assert_close(rho[l - 1], S / Q, rtol=1e-13, atol=1e-13)
         torch.testing.assert_close(K[l], torch.sqrt(d[:, None] * d[None, :]) * kernels.kappa(rho[l - 1]),
                                    rtol=1e-13, atol=1e-13)
     assert float(rho.abs().max()) <= 1.0
@@ -197,7 +199,8 @@ def test_normalized_kernel_has_unit_diagonal_and_is_the_correlation():
     C = kernels.normalized(K)
     torch.testing.assert_close(torch.diagonal(C, dim1=1, dim2=2), torch.ones(5, 5, dtype=torch.float64),
                                rtol=1e-15, atol=1e-15)
-    assert float(C[2, 0, 1]) == pytest.approx(float(K[2, 0, 1] / torch.sqrt(K[2, 0, 0] * K[2, 1, 1])), rel=1e-15)
+    expected = float(K[2, 0, 1] / torch.sqrt(K[2, 0, 0] * K[2, 1, 1]))
+    assert float(C[2, 0, 1]) == pytest.approx(expected, rel=1e-15)
     with pytest.raises(ValueError, match="non-positive diagonal"):
         kernels.normalized(torch.zeros(2, 2))
     with pytest.raises(ValueError, match="K must be square"):
