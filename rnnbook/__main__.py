@@ -1,12 +1,18 @@
-"""Command line: execute one chapter of the book with a chosen profile and device.
+"""Command line: execute one chapter of the book, or run one heavy experiment, with a chosen
+profile and device.
 
     python -m rnnbook run preliminaries --profile paper --device cuda --output runs/
+    python -m rnnbook sweep forward_kernel_mc --profile paper --device cuda --output book/data
 
 writes ``runs/preliminaries.paper.ipynb``: the executed notebook, with the profile, device, host
 and run time recorded in its metadata (``rnnbook`` key). This is how paper-scale results are
 produced away from the book build. The chapter is read as a file (jupytext) and executed in a fresh
 kernel with ``RNNBOOK_PROFILE`` and ``RNNBOOK_DEVICE`` set; needs the book's dependencies
 (jupytext, nbclient, ipykernel).
+
+``sweep NAME`` runs a registered experiment (:mod:`rnnbook.sweeps`) with a progress bar, saving each
+finished unit to ``<output>/NAME.<profile>.json`` at once; run it again to resume after an
+interruption.  It needs only torch, numpy and scipy (e.g. on a bare GPU machine).
 """
 
 from __future__ import annotations
@@ -91,9 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--output", type=Path, default=Path("_build/runs"), help="folder for the notebook")
     run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     sub.add_parser("chapters", help="list the executable chapters")
+    sw = sub.add_parser("sweep", help="run or resume a heavy experiment, saving each unit as it finishes")
+    sw.add_argument("name", help="a registered sweep (see `python -m rnnbook sweeps`)")
+    sw.add_argument("--profile", default="quick", help=f"one of: {', '.join(profiles.PROFILES)}")
+    sw.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    sw.add_argument("--output", type=Path, default=None,
+                    help="folder of the results file (default: $RNNBOOK_SWEEP_DIR or _build/sweeps)")
+    sub.add_parser("sweeps", help="list the registered sweeps")
     args = parser.parse_args(argv)
     if args.command == "chapters":
         print("\n".join(chapters()))
+        return 0
+    if args.command in ("sweep", "sweeps"):
+        from . import sweep
+
+        if args.command == "sweeps":
+            sweep._load_builtin()
+            for s in sweep.SWEEPS.values():
+                print(f"{s.name}: {s.description}")
+            return 0
+        try:
+            result = sweep.run(args.name, profile=args.profile, device=args.device, directory=args.output,
+                               use_committed=False, progress=True)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{len(result.records)} units of {args.name} ({args.profile}) in {result.path}")
         return 0
     try:
         path = run_chapter(args.chapter, profile=args.profile, device=args.device,

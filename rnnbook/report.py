@@ -39,6 +39,16 @@ def verdict(key: str, text: str) -> None:
     glue(key, Markdown(f"**{text}**"), display=False)
 
 
+def note(key: str, text: str) -> None:
+    """Glue plain Markdown text (e.g. where and when a result was computed) for ``{glue:md}`key```."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    if not isinstance(text, str) or not text:
+        raise TypeError("text must be a non-empty str")
+    glue(key, Markdown(text), display=False)
+
+
 def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x: the exponent b of a fitted y ~ a x^b."""
     x = np.asarray(x, dtype=np.float64)

@@ -42,3 +42,10 @@ def test_run_writes_executed_notebook(tmp_path):
     # the profile reached the kernel: the setup cell prints it
     printed = "".join("".join(o.get("text", "")) for o in code[0]["outputs"])
     assert "profile: quick; device: cpu" in printed
+
+
+def test_sweep_lists_and_rejects_unknown_names(capsys):
+    assert main(["sweeps"]) == 0
+    assert "forward_kernel_mc:" in capsys.readouterr().out
+    assert main(["sweep", "no-such-sweep"]) == 2
+    assert "unknown sweep 'no-such-sweep'; valid: " in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""Run every benchmark at one size class and record the results, with the device, in a JSON file.
+
+    python benchmarks/run_all.py --size gpu --device cuda --output benchmarks/results/gpu.json
+
+``--size small`` is what the performance page runs during the book build; ``--size gpu`` is what
+``make gpu-check`` runs on a GPU machine (its file is committed and shown on the performance page).
+Each entry holds the routine's time, the alternative's time and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_kernels  # noqa: E402
+
+from rnnbook.device import describe, get_device  # noqa: E402
+
+SIZES = {
+    "small": [("forward_kernel", bench_kernels.run, {"n": n, "L": 20, "d": 10, "repeat": 5})
+              for n in (128, 256, 512, 1024, 2048)],
+    "gpu": [("forward_kernel", bench_kernels.run, {"n": n, "L": 50, "d": 10, "repeat": 3})
+            for n in (1024, 4096)],
+}
+
+
+def run_all(size: str, device=None) -> dict:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    dev = get_device(device)
+    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    out = {"size": size, "device": str(dev), "when": when, "system": describe(), "results": []}
+    if dev.type == "cuda":
+        out["device_name"] = torch.cuda.get_device_name(dev)
+    for name, fn, kwargs in SIZES[size]:
+        r = fn(device=dev, **kwargs)
+        r["benchmark"] = name
+        out["results"].append(r)
+        print(f"{name} {kwargs}: {r['seconds']:.3f} s, ratio {r['ratio_vs_full_matrix']:.2f}", flush=True)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", default="small", choices=sorted(SIZES))
+    p.add_argument("--device", default=None)
+    p.add_argument("--output", type=Path, required=True)
+    args = p.parse_args()
+    record = run_all(args.size, args.device)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=args.output.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(record, fh, indent=1)
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
