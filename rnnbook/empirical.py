@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .device import check_int, get_device, make_generator
-from .kernels import forward_kernel
+from .kernels import forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
 
 
@@ -70,3 +70,16 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
         e = e.square().mean(dim=1).sqrt() if metric == "rms" else e.abs().amax(dim=1)
         out[w, s] = e.cpu().numpy()
     return out
+
+
+def norm_ratios(params: RNNParams, X, *, init=None) -> torch.Tensor:
+    """||h_l(x_i)||^2 / K^l_ii for l = 0..L and every sequence: shape (L+1, n), float64.
+
+    Theorem 5 says each ratio tends to 1 as m grows.  Because W is the same matrix at every step,
+    its deviations from the ideal random map compound along the sequence, and at small width the
+    ratio of the last layer spreads over orders of magnitude.  ``init`` defaults to the one the
+    parameters were drawn with."""
+    init = params.init if init is None else init
+    h = hidden_states(params, X)
+    K_diag = forward_diagonal(check_inputs(X, params).to(torch.float64), init=init)
+    return h.to(torch.float64).square().sum(-1) / K_diag

@@ -73,3 +73,37 @@ def test_cpu_equals_cuda(cuda_only):
     pc = p.replace(W=p.W.cuda(), A=p.A.cuda(), B=p.B.cuda(), M0=p.M0.cuda())
     torch.testing.assert_close(empirical.forward_correlations(pc, X.cuda()).cpu(),
                                empirical.forward_correlations(p, X), rtol=1e-12, atol=1e-12)
+
+
+def test_forward_kernel_errors_shape_metrics_and_bad_input():
+    X = unit_sequences(3, 2, 2, seed=5)
+    E = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1)
+    M = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1, metric="max")
+    assert E.shape == M.shape == (2, 3, 3) and (E >= 0).all()
+    assert (M >= E - 1e-15).all()  # the largest deviation bounds the root mean square
+    # seed s of width m is the network init_params(m, ..., generator=make_generator(seed + s))
+    p = model.init_params(16, 2, 2, init="algorithm1", generator=make_generator(1 + 2))
+    K = kernels.forward_kernel(X, init="algorithm1")
+    d = torch.diagonal(K, dim1=1, dim2=2)
+    dev = (empirical.forward_correlations(p, X) - K) / torch.sqrt(d[:, :, None] * d[:, None, :])
+    iu = torch.triu_indices(3, 3)
+    expected = dev[:, iu[0], iu[1]].abs().amax(1)
+    torch.testing.assert_close(torch.from_numpy(M[1, 2]), expected, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="metric must be"):
+        empirical.forward_kernel_errors(X, [8], 2, metric="mean")
+    with pytest.raises(ValueError, match="widths must not be empty"):
+        empirical.forward_kernel_errors(X, [], 2)
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        empirical.forward_kernel_errors(X, [8], 0)
+
+
+def test_norm_ratios(device):
+    p = model.init_params(64, 3, 4, init="algorithm1", generator=make_generator(6, device), device=device)
+    X = unit_sequences(5, 4, 3, seed=7, device=device)
+    r = empirical.norm_ratios(p, X)
+    h = empirical.hidden_states(p, X)
+    d = kernels.forward_diagonal(X, init="algorithm1")
+    assert r.shape == (5, 5)
+    torch.testing.assert_close(r, h.square().sum(-1) / d, rtol=1e-14, atol=0)
+    # l = 0: ||relu(M0)||^2 / K^0_ii with K^0_ii = 1, the same for every input
+    torch.testing.assert_close(r[0], torch.relu(p.M0).square().sum().expand(5), rtol=1e-14, atol=0)
