@@ -38,7 +38,7 @@ def normalised_deviation(init, X, m, seeds, seed0):
     L = X.shape[1]
     devs = []
     for s in range(seeds):
-        p = model.init_params(m, X.shape[2], L, init=init, generator=make_generator(seed0 + s))
+        p = model.init_params(m, X.shape[2], L, init=init, generator=make_generator(seed0 + s, "cpu"))
         devs.append((empirical.forward_correlations(p, X) - K) / scale)
     devs = torch.stack(devs)
     return devs.mean(0), devs.std(0) / seeds**0.5
@@ -77,12 +77,12 @@ def test_cpu_equals_cuda(cuda_only):
 
 def test_forward_kernel_errors_shape_metrics_and_bad_input():
     X = unit_sequences(3, 2, 2, seed=5)
-    E = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1)
-    M = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1, metric="max")
+    E = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1, device="cpu")
+    M = empirical.forward_kernel_errors(X, [8, 16], 3, init="algorithm1", seed=1, metric="max", device="cpu")
     assert E.shape == M.shape == (2, 3, 3) and (E >= 0).all()
     assert (M >= E - 1e-15).all()  # the largest deviation bounds the root mean square
     # seed s of width m is the network init_params(m, ..., generator=make_generator(seed + s))
-    p = model.init_params(16, 2, 2, init="algorithm1", generator=make_generator(1 + 2))
+    p = model.init_params(16, 2, 2, init="algorithm1", generator=make_generator(1 + 2, "cpu"))
     K = kernels.forward_kernel(X, init="algorithm1")
     d = torch.diagonal(K, dim1=1, dim2=2)
     dev = (empirical.forward_correlations(p, X) - K) / torch.sqrt(d[:, :, None] * d[:, None, :])

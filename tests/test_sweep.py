@@ -88,7 +88,7 @@ def test_forward_kernel_sweep_matches_a_direct_computation(tmp_path):
                                "fk_seeds": 2, "fk_n": 3, "fk_L": 3})
     res = sweep.run("forward_kernel_mc", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
     X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED)
-    direct = empirical.forward_kernel_errors(X, [16], 2, init="paper", seed=SEED + 200_000)[0]
+    direct = empirical.forward_kernel_errors(X, [16], 2, init="paper", seed=SEED + 200_000, device="cpu")[0]
     np.testing.assert_allclose(res.value(init="paper", m=16), direct, rtol=0, atol=0)
 
 
