@@ -3,14 +3,28 @@
 
 Modules, one concept each: ``series`` (power series, C(psi, R), C_N(psi, R)), ``concepts``
 (input sequences, the concept classes of Section 2.2, C(F*), labels), ``posdef``
-(positive-definite functions), ``bounds`` (y^T M^-1 y, dominance constants), ``device``,
-``model`` (the RNN of eq. (14)), ``kernels`` (infinite-width kernels), ``empirical`` (their
-finite-width counterparts), ``profiles``, ``plotting``, ``report`` (numbers and verdicts glued
-into chapters).
+(positive-definite functions), ``bounds`` (y^T M^-1 y, dominance constants), ``model`` (the RNN
+of eq. (14)), ``kernels`` (infinite-width kernels), ``empirical`` (their finite-width
+counterparts), ``sweep`` (resumable heavy experiments), ``device``, ``profiles``, ``plotting``,
+``report`` (numbers and verdicts glued into chapters).
 """
 
-from . import bounds, concepts, device, empirical, kernels, model, plotting, posdef, profiles, report, series
+__version__ = "0.1.0"  # before the submodules: sweep records it
+
+from . import (  # noqa: E402
+    bounds,
+    concepts,
+    device,
+    empirical,
+    kernels,
+    model,
+    plotting,
+    posdef,
+    profiles,
+    report,
+    series,
+    sweep,
+)
 
 __all__ = ["bounds", "concepts", "device", "empirical", "kernels", "model", "plotting", "posdef",
-           "profiles", "report", "series"]
-__version__ = "0.1.0"
+           "profiles", "report", "series", "sweep"]

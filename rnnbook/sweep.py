@@ -228,6 +228,23 @@ def committed(name: str, profile: Profile | str) -> SweepResult | None:
     return SweepResult(name, prof.name, config, {k: records[k] for k in wanted}, path)
 
 
+def inventory(directory=None) -> list[dict]:
+    """One summary per sweep file in ``directory`` (default: the committed ``book/data``): sweep,
+    profile, number of units, where and when they were computed, total compute seconds."""
+    directory = Path(directory) if directory is not None else COMMITTED_DIR
+    rows = []
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text())
+        recs = data.get("records", {}).values()
+        rows.append({
+            "sweep": data.get("sweep"), "profile": data.get("profile"), "units": len(recs),
+            "where": ", ".join(sorted({r["where"] for r in recs})),
+            "when": ", ".join(sorted({r["when"][:10] for r in recs})),
+            "compute seconds": round(sum(r.get("seconds", 0.0) for r in recs), 1),
+            "file": path.name})
+    return rows
+
+
 def best(name: str, *, profile: Profile | str | None = None, device=None, prefer: str = "paper",
          **kwargs) -> SweepResult:
     """What a chapter shows: complete committed results of the ``prefer`` profile (paper-scale runs

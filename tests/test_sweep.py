@@ -107,3 +107,11 @@ def test_best_prefers_complete_committed_results(toy, tmp_path, monkeypatch):
     data["records"].pop(next(iter(data["records"])))
     (tmp_path / "data" / "toy.paper.json").write_text(json.dumps(data))
     assert sweep.committed("toy", "paper") is None
+
+
+def test_inventory_summarises_sweep_files(toy, tmp_path):
+    toy["toy"] = _toy()
+    sweep.run("toy", profile="paper", device="cpu", directory=tmp_path, use_committed=False)
+    (row,) = sweep.inventory(tmp_path)
+    assert row["sweep"] == "toy" and row["profile"] == "paper" and row["units"] == 4
+    assert row["file"] == "toy.paper.json" and row["where"] and row["compute seconds"] >= 0
