@@ -30,7 +30,15 @@ from typing import Any
 import torch
 
 from . import series
-from .device import DEFAULT_DTYPE, as_tensor, check_int, check_real, get_device, make_generator
+from .device import (
+    DEFAULT_DTYPE,
+    as_tensor,
+    check_int,
+    check_real,
+    check_sequences,
+    get_device,
+    make_generator,
+)
 from .series import PowerSeries
 
 # A vector normalised in floating point has norm 1 + O(eps); the constraint norm(beta) <= 1 of
@@ -112,23 +120,12 @@ def sample_sequences(n: int, L: int, d: int, *, c_min: float = 1.0, c_max: float
 
 def norm_ratio(X) -> float:
     """max norm(X_l) / min norm(X_l) over every sequence and position of ``X``: the empirical C0."""
-    X = _check_sequences(X, name="X")
+    X = check_sequences(X, name="X")
     norms = torch.linalg.vector_norm(X, dim=-1)
     lo = float(norms.min())
     if lo == 0:
         raise ValueError("X has a zero vector: C0 = c_max / c_min is infinite")
     return float(norms.max()) / lo
-
-
-def _check_sequences(X, *, name: str, L: int | None = None, d: int | None = None) -> torch.Tensor:
-    X = as_tensor(X, name=name, dtype=None)
-    if X.ndim != 3:
-        raise ValueError(f"{name} must have shape (n, L, d), got {tuple(X.shape)}")
-    if L is not None and X.shape[1] != L:
-        raise ValueError(f"{name} has sequence length {X.shape[1]}, the target expects L={L}")
-    if d is not None and X.shape[2] != d:
-        raise ValueError(f"{name} has input dimension {X.shape[2]}, the target expects d={d}")
-    return X
 
 
 # ----------------------------------------------------------------------------------------------
@@ -281,7 +278,7 @@ class AdditiveTarget:
 
     def __call__(self, X) -> torch.Tensor:
         """F*(x) for every sequence of ``X`` (n, L, d); shape (n,), on X's device and dtype."""
-        X = _check_sequences(X, name="X", L=self.L, d=self.d)
+        X = check_sequences(X, name="X", L=self.L, d=self.d)
         pos = torch.tensor([t.position - 1 for t in self.terms], device=X.device)
         B = torch.stack([t.beta for t in self.terms]).to(device=X.device, dtype=X.dtype)
         U = X[:, pos, :]  # (n, T, d): the input each term reads
@@ -377,7 +374,7 @@ class NVariableTarget:
 
     def __call__(self, X) -> torch.Tensor:
         """F*(x) for every sequence of ``X`` (n, L, d); shape (n,), on X's device and dtype."""
-        X = _check_sequences(X, name="X", L=self.L, d=self.d)
+        X = check_sequences(X, name="X", L=self.L, d=self.d)
         idx = torch.tensor([p - 1 for p in self.positions], device=X.device)
         Z = X[:, idx, :]  # (n, N, d)
         scale = math.sqrt(self.N) * torch.linalg.vector_norm(Z, dim=-1).amax(dim=1)

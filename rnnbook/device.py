@@ -107,6 +107,24 @@ def as_tensor(
     return t
 
 
+def check_sequences(X: Any, *, name: str = "X", L: int | None = None, d: int | None = None,
+                    dtype: torch.dtype | None = None,
+                    device: str | torch.device | None = None) -> torch.Tensor:
+    """A batch of input sequences as a finite tensor of shape (n, L, d) with n, L, d >= 1 (the
+    layout of the whole package); with ``L`` or ``d`` given, those must match.  ``dtype`` and
+    ``device`` as in :func:`as_tensor`."""
+    X = as_tensor(X, name=name, dtype=dtype, device=device)
+    if X.dim() != 3:
+        raise ValueError(f"{name} must have shape (n, L, d), got {tuple(X.shape)}")
+    if min(X.shape) < 1:
+        raise ValueError(f"{name} must have n, L, d >= 1, got shape {tuple(X.shape)}")
+    if L is not None and X.shape[1] != L:
+        raise ValueError(f"{name} has sequence length {X.shape[1]}, expected L={L}")
+    if d is not None and X.shape[2] != d:
+        raise ValueError(f"{name} has input dimension {X.shape[2]}, expected d={d}")
+    return X
+
+
 def check_real(value: Any, *, name: str, positive: bool = False, nonnegative: bool = False,
                allow_inf: bool = False) -> float:
     """Validate a real scalar argument and return it as float (bools are rejected)."""

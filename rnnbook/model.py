@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .device import DEFAULT_DTYPE, as_tensor, check_int, get_device
+from .device import DEFAULT_DTYPE, check_int, check_sequences, get_device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,17 +153,11 @@ def check_inputs(X, params: RNNParams | None = None, *, name: str = "X") -> torc
             raise TypeError(f"{name} has dtype {X.dtype} but params have {params.dtype}")
         if X.device != params.device:
             raise ValueError(f"{name} is on {X.device} but params are on {params.device}")
-    if params is not None:
-        X = as_tensor(X, name=name, dtype=params.dtype, device=params.device)
-    else:
-        X = as_tensor(X, name=name, dtype=None)
-    if X.dim() != 3:
-        raise ValueError(f"{name} must have shape (n, L, d), got {tuple(X.shape)}")
-    n, L, d = X.shape
-    if n < 1 or L < 1 or d < 1:
-        raise ValueError(f"{name} must have n, L, d >= 1, got shape {tuple(X.shape)}")
-    if params is not None and d != params.d:
-        raise ValueError(f"{name} has d = {d} but params.A has {params.d} columns")
+    if params is None:
+        return check_sequences(X, name=name)
+    X = check_sequences(X, name=name, dtype=params.dtype, device=params.device)
+    if X.shape[2] != params.d:
+        raise ValueError(f"{name} has d = {X.shape[2]} but params.A has {params.d} columns")
     return X
 
 

@@ -74,3 +74,19 @@ def test_scalar_checks():
 def test_describe_names_the_hardware():
     info = D.describe()
     assert info["torch"] == torch.__version__ and "default device" in info
+
+
+def test_check_sequences_shape_and_expectations():
+    check_sequences = D.check_sequences
+    X = check_sequences(np.zeros((2, 3, 4)), name="X")
+    assert X.shape == (2, 3, 4) and X.dtype == torch.float64
+    with pytest.raises(ValueError, match=r"Z must have shape \(n, L, d\)"):
+        check_sequences(np.zeros((2, 3)), name="Z")
+    with pytest.raises(ValueError, match="X must have n, L, d >= 1"):
+        check_sequences(np.zeros((2, 0, 4)))
+    with pytest.raises(ValueError, match="sequence length 3, expected L=5"):
+        check_sequences(np.zeros((2, 3, 4)), L=5)
+    with pytest.raises(ValueError, match="input dimension 4, expected d=2"):
+        check_sequences(np.zeros((2, 3, 4)), d=2)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        check_sequences(np.full((1, 1, 1), np.nan))
