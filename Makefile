@@ -14,7 +14,7 @@ export RNNBOOK_EXECUTE
 # What executed notebooks depend on beyond their own text (jupyter-cache only hashes the text).
 DEPS_HASH = $(shell cat requirements.txt pyproject.toml _config.yml $$(find rnnbook -name '*.py' | sort) | sha256sum | cut -c1-16)
 
-.PHONY: test book venv clean gpu-check
+.PHONY: test book bench venv clean gpu-check
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ book: $(STAMP)
 		rm -rf _build/.jupyter_cache _build/sweeps; fi
 	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
 	@echo $(DEPS_HASH) > _build/.deps-hash
+
+# The full-size benchmarks on this machine's CPU (each prints its ratio against the obvious
+# alternative as its last line; bench_kernels needs about 14 GB of memory).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_kernels.py
 
 clean:
 	rm -rf _build
