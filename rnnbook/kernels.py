@@ -200,12 +200,16 @@ def _recurse_blocks(X, a, diag, block_rows, visit):
 
 
 def _store(out, idx, s, e, block):
-    out[idx, s:e, s:] = block
-    out[idx, s:, s:e] = block.T
-    # The square on the diagonal was written twice; keep its upper triangle so the result is
-    # exactly symmetric even where rounding made the block's two halves differ.
-    square = block[:, : e - s]
+    """Write the block (rows s..e, columns s..n) and its mirror image.  The square on the diagonal
+    keeps its upper triangle only, so the result is exactly symmetric even where rounding made the
+    block's two halves differ; the rest is written once and mirrored once."""
+    w = e - s
+    square = block[:, :w]
     out[idx, s:e, s:e] = torch.triu(square) + torch.triu(square, 1).T
+    if e < out.shape[-1]:
+        rest = block[:, w:]
+        out[idx, s:e, e:] = rest
+        out[idx, e:, s:e] = rest.T
 
 
 def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Tensor:
