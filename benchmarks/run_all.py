@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -24,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_kernels  # noqa: E402
 
 from rnnbook.device import describe, get_device  # noqa: E402
+from rnnbook.sweep import atomic_write_json  # noqa: E402
 
 SIZES = {
     "small": [("forward_kernel", bench_kernels.run, {"n": n, "L": 20, "d": 10, "repeat": 5})
@@ -56,11 +54,7 @@ def main() -> None:
     p.add_argument("--output", type=Path, required=True)
     args = p.parse_args()
     record = run_all(args.size, args.device)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.output.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=1)
-    os.replace(tmp, args.output)
+    atomic_write_json(args.output, record)
     print(f"wrote {args.output}")
 
 

@@ -31,12 +31,9 @@ def number(key: str, value) -> None:
 
 def verdict(key: str, text: str) -> None:
     """Glue a verdict (computed from this build's numbers) in bold, for ``{glue:md}`key```."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
     if not isinstance(text, str) or not text:
         raise TypeError("text must be a non-empty str")
-    glue(key, Markdown(f"**{text}**"), display=False)
+    note(key, f"**{text}**")
 
 
 def note(key: str, text: str) -> None:

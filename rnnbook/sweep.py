@@ -147,6 +147,12 @@ class SweepResult:
         return sorted(labels)
 
 
+def _settings(sweep: Sweep, prof: Profile) -> tuple[dict, str]:
+    """The sweep's settings under ``prof`` and their hash (stored units count only if it matches)."""
+    config = _jsonable(sweep.config(prof))
+    return config, hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+
+
 def _read(path: Path, name: str, profile: str, config_hash: str) -> dict[str, dict]:
     if not path.is_file():
         return {}
@@ -172,8 +178,7 @@ def run(name: str, *, profile: Profile | str | None = None, device=None, directo
     sweep = get_sweep(name)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     dev = get_device(device)
-    config = _jsonable(sweep.config(prof))
-    config_hash = hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+    config, config_hash = _settings(sweep, prof)
     directory = Path(directory) if directory is not None else default_directory()
     path = directory / f"{name}.{prof.name}.json"
     committed = COMMITTED_DIR / f"{name}.{prof.name}.json"
@@ -218,8 +223,7 @@ def committed(name: str, profile: Profile | str) -> SweepResult | None:
     current settings, else None.  Computes nothing."""
     sweep = get_sweep(name)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    config = _jsonable(sweep.config(prof))
-    config_hash = hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+    config, config_hash = _settings(sweep, prof)
     path = COMMITTED_DIR / f"{name}.{prof.name}.json"
     records = {k: dict(v, source="committed") for k, v in _read(path, name, prof.name, config_hash).items()}
     wanted = {_canonical(_jsonable(u)) for u in sweep.units(prof)}
