@@ -1,7 +1,9 @@
-"""Finite-width quantities of the RNN of eq. (14): hidden states and their correlations.
+"""Finite-width quantities of the RNN of eq. (14): hidden states, backward vectors, their
+correlations and the empirical neural tangent kernel.
 
 These are what the infinite-width kernels of :mod:`rnnbook.kernels` are limits of: Theorem 5
-says <h_l(x_i), h_l(x_j)> -> K^l_ij as the width m grows.
+says <h_l(x_i), h_l(x_j)> -> K^l_ij as the width m grows, Theorem 6 that
+<delta_l(x_i), delta_l'(x_j)> -> F^l_ij if l = l' and -> 0 otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import numpy as np
 import torch
 
 from .device import check_int, get_device, make_generator
-from .kernels import forward_diagonal, forward_kernel
+from .kernels import _store, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
 
 
@@ -26,6 +28,69 @@ def forward_correlations(params: RNNParams, X) -> torch.Tensor:
     one batched Gram product over the stacked hidden states."""
     h = hidden_states(params, X)
     return torch.bmm(h, h.transpose(1, 2))
+
+
+def backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
+    """The backward vectors delta_1..delta_L of Theorem 6 for a batch X: shape (L, n, m).
+
+    delta_l = df / d(W h_{l-1} + A X_l): delta_L = D_L B and delta_l = D_l W^T delta_{l+1}, the
+    paper's Back_l D_l (eq. 22) as a vector.  ``states``: the ``Trajectory`` of ``forward(params, X,
+    return_states=True)`` when the caller already has it."""
+    if states is None:
+        states = forward(params, X, return_states=True)[1]
+    D = states.D
+    L, n, m = D.shape
+    out = torch.empty((L, n, m), dtype=params.dtype, device=params.device)
+    out[L - 1] = D[L - 1] * params.B
+    for l in range(L - 2, -1, -1):
+        # Row form of W^T delta: (delta^T W)^T.
+        torch.mm(out[l + 1], params.W, out=out[l])
+        out[l].mul_(D[l])
+    return out
+
+
+def backward_correlations(params: RNNParams, X) -> torch.Tensor:
+    """<delta_l(x_i), delta_l'(x_j)> for all l, l' = 1..L and all pairs: shape (L, L, n, n), in
+    params' dtype (entry [l-1, l'-1, i, j]).  Theorem 6: the diagonal blocks l = l' tend to F^l of
+    :func:`rnnbook.kernels.backward_kernel`, the others to 0 (eq. 26)."""
+    delta = backward_vectors(params, X)
+    L, n, m = delta.shape
+    flat = delta.reshape(L * n, m)
+    return (flat @ flat.T).reshape(L, n, L, n).permute(0, 2, 1, 3)
+
+
+# Entries of one Gram block of empirical_ntk (each of the two): 2^25 (256 MiB in float64).
+_NTK_BLOCK_ENTRIES = 1 << 25
+
+
+def empirical_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
+    """The empirical neural tangent kernel with respect to W at width m (eq. 23):
+    H^(m)_ij = <grad_W f(x_i), grad_W f(x_j)>, shape (n, n), in params' dtype and device.
+
+    grad_W f(x) = sum_l delta_l h_{l-1}^T (eq. 23 has h_l: see the errata), so
+    H^(m)_ij = sum_{l,l'} <delta_l(x_i), delta_l'(x_j)> <h_{l-1}(x_i), h_{l'-1}(x_j)>: two Gram
+    products of (nL x m) matrices, O(n^2 L^2 m) time, never the (n x m^2) Jacobian.  Rows are
+    processed in blocks of ``block_rows`` inputs against the columns from the block on (the upper
+    triangle; the result is mirrored, so exactly symmetric), so the work space is
+    2 block_rows L x n L entries -- by default about 2^25 each."""
+    f, states = forward(params, X, return_states=True)
+    delta = backward_vectors(params, X, states=states)
+    L, n, m = delta.shape
+    # Sequence-major rows: input i's L vectors are contiguous, so a block of inputs is a row slice.
+    Dm = delta.transpose(0, 1).reshape(n * L, m)
+    Hm = states.h[:L].transpose(0, 1).reshape(n * L, m)
+    if block_rows is None:
+        block_rows = max(1, min(n, _NTK_BLOCK_ENTRIES // (L * L * n)))
+    else:
+        block_rows = check_int(block_rows, name="block_rows", minimum=1)
+    out = torch.empty((1, n, n), dtype=params.dtype, device=params.device)
+    for s in range(0, n, block_rows):
+        e = min(n, s + block_rows)
+        rows = slice(s * L, e * L)
+        G = Dm[rows] @ Dm[s * L:].T
+        G.mul_(Hm[rows] @ Hm[s * L:].T)
+        _store(out, 0, s, e, G.reshape(e - s, L, n - s, L).sum(dim=(1, 3)))
+    return out[0]
 
 
 def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms", dtype=torch.float64,

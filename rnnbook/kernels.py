@@ -1,4 +1,5 @@
-"""Infinite-width kernels of the RNN of eq. (14): the forward kernel K^l of Theorem 5.
+"""Infinite-width kernels of the RNN of eq. (14): the forward kernel K^l of Theorem 5, the backward
+kernel F^l of Theorem 6 and the neural tangent kernel H of eq. (23).
 
 With a = (A's variance x m)/2 (``"paper"``: 1/L^3, ``"algorithm1"``: 1) and
 kappa(rho) = (sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi, eq. (25) reads
@@ -10,6 +11,15 @@ kappa(rho) = (sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi, eq. (25) reads
 because E[2 relu(u) relu(v)] = kappa(rho) for standard Gaussians of correlation rho, and
 kappa(rho) = sum_r mu_r^2 rho^r with the Hermite coefficients mu_r of Theorem 5.  The diagonal is
 K^l_ii = S^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2 (kappa(1) = 1), the square of the paper's Q_l.
+
+Backward (Theorem 6): with Sigma(rho) = 1/2 + arcsin(rho)/pi (eq. 28), the backward vectors
+delta_L = D_L B, delta_l = D_l W^T delta_{l+1} have <delta_l(x_i), delta_l(x_j)> -> F^l_ij with
+
+    F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij)
+
+(B ~ N(0, 1/m): the last factor is 2 P(both units active) / 2; each step back through W^T, of
+variance 2/m, multiplies by 2 P(both active) = Sigma(rho^k)).  The NTK with respect to W is then
+H = sum_l F^l o K^{l-1} (eq. 23 with h_{l-1}: the gradient of f in W is sum_l delta_l h_{l-1}^T).
 
 Every pair (i, j) evolves independently given the diagonal, so the recursion runs over blocks of
 rows (bounded memory) and, by symmetry, only over the upper triangle.
@@ -195,6 +205,9 @@ def _recurse_blocks(X, a, diag, block_rows, visit):
             S = torch.addmm(K, Xl[s:e], Xl[s:].T, alpha=a)
             rho = S * inv_root[l, s:e, None] * inv_root[l, None, s:]
             _clip_rho(rho, f"rho^{l}")
+            # rho_ii = 1 exactly; rounding it to 1 - 1e-16 would cost Sigma (infinite slope at 1)
+            # an error of sqrt(2e-16)/pi ~ 5e-9 on F's diagonal.
+            rho[:, : e - s].diagonal().fill_(1.0)
             K = _kappa_(rho).mul_(root[l, s:e, None]).mul_(root[l, None, s:])
             visit(l, s, e, S, rho, K)
 
@@ -257,6 +270,60 @@ def forward_diagonal(X, *, init="paper") -> torch.Tensor:
     """K^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2 for l = 0..L, shape (L+1, n): the squared norms of
     h_l at infinite width (the paper's Q_l is the geometric mean of two of them)."""
     return _prepare(X, init)[2]
+
+
+def sigma(rho) -> torch.Tensor:
+    """Sigma(rho) = 1/2 + arcsin(rho)/pi of eq. (28), for correlations in [-1, 1] (values outside by
+    more than 1e-12 are a ``ValueError``).  Sigma(rho) = 2 P(u > 0, v > 0) for standard Gaussians of
+    correlation rho: the factor one ReLU layer contributes to a backward correlation."""
+    rho = as_tensor(rho, name="rho").clone()
+    return _sigma_(_clip_rho(rho, "rho"))
+
+
+def _sigma_(rho: torch.Tensor) -> torch.Tensor:
+    # 1 - arccos(rho)/pi: same value as 1/2 + arcsin(rho)/pi, one transcendental call.
+    return torch.arccos(rho).div_(-math.pi).add_(1.0)
+
+
+def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
+    """The backward kernel of Theorem 6 in closed form: F^1..F^L, shape (L, n, n), float64 on X's
+    device, with F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) (eq. 28 for Sigma).
+
+    F^l_ij is the infinite-width limit of <delta_l(x_i), delta_l(x_j)> for the backward vectors
+    delta_L = D_L B, delta_l = D_l W^T delta_{l+1} with B ~ N(0, 1/m) (Section 3) -- the paper's
+    eq. (27) writes a further 1/m, which matches B ~ N(0, 1) instead.  The paper only bounds F^l
+    from below (eq. 29); this is its exact value.  F^l_ii = 1/2 for every l and input."""
+    rho = forward_correlation(X, init=init, block_rows=block_rows)
+    F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
+    F[-1].mul_(0.5)
+    for l in range(F.shape[0] - 2, -1, -1):
+        F[l].mul_(F[l + 1])
+    return F
+
+
+def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
+    """The neural tangent kernel of eq. (23) at infinite width, with respect to W:
+    H_ij = sum_{l=1..L} F^l_ij K^{l-1}_ij, shape (n, n), float64 on X's device.
+
+    It is the limit of <grad_W f(x_i), grad_W f(x_j)> with B ~ N(0, 1/m) (Section 3); eq. (23)
+    writes h_l where the gradient has h_{l-1} (grad_W f = sum_l delta_l h_{l-1}^T).  Computed in
+    the forward pass by Horner's rule, G_l = Sigma(rho^l) o (K^{l-1} + G_{l-1}), H = G_L / 2, so
+    memory stays O(block_rows x n) beyond the output."""
+    X, a, diag = _prepare(X, init)
+    n = X.shape[0]
+    L = X.shape[1]
+    out = torch.empty((1, n, n), dtype=torch.float64, device=X.device)
+    state = {}
+
+    def visit(l, s, e, S, rho, K):
+        sig = _sigma_(rho)  # rho is the recursion's temporary: overwrite it
+        state["G"] = sig if l == 1 else state["G"].add_(state["K"]).mul_(sig)  # K^0 = 1
+        state["K"] = K  # K^l, the next layer's K^{l-1}
+        if l == L:
+            _store(out, 0, s, e, state["G"].mul_(0.5))
+
+    _recurse_blocks(X, a, diag, _block_rows(n, block_rows), visit)
+    return out[0]
 
 
 class SeriesKernel(NamedTuple):
