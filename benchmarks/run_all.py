@@ -4,7 +4,9 @@
 
 ``--size small`` is what the performance page runs during the book build; ``--size gpu`` is what
 ``make gpu-check`` runs on a GPU machine (its file is committed and shown on the performance page).
-Each entry holds the routine's time, the alternative's time and their ratio.
+Each entry names its benchmark and holds the routine's time and, where the alternatives were run,
+their times and the ratios (``ratio_vs_<alternative>``: the keys differ between benchmarks); entries
+at sizes where the alternatives do not fit hold the routine's time and, on CUDA, its peak memory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_empirical_ntk  # noqa: E402
 import bench_kernels  # noqa: E402
 
 from rnnbook.device import describe, get_device  # noqa: E402
@@ -25,10 +28,24 @@ from rnnbook.sweep import atomic_write_json  # noqa: E402
 
 SIZES = {
     "small": [("forward_kernel", bench_kernels.run, {"n": n, "L": 20, "d": 10, "repeat": 5})
-              for n in (128, 256, 512, 1024, 2048)],
+              for n in (128, 256, 512, 1024, 2048)]
+    + [("empirical_ntk", bench_empirical_ntk.run, {"n": n, "L": 10, "m": 256, "d": 10, "repeat": 3})
+       for n in (8, 16, 32, 64)],
     "gpu": [("forward_kernel", bench_kernels.run, {"n": n, "L": 50, "d": 10, "repeat": 3})
-            for n in (1024, 4096)],
+            for n in (1024, 4096)]
+    + [("empirical_ntk", bench_empirical_ntk.run, {"n": 64, "L": 10, "m": 1024, "d": 10, "repeat": 3}),
+       ("empirical_ntk", bench_empirical_ntk.run,
+        {"n": 4096, "L": 20, "m": 4096, "d": 10, "repeat": 3, "references": False})],
 }
+
+
+def summary(r: dict) -> str:
+    """One line for an entry: its time and every ratio it has (or its peak memory)."""
+    parts = [f"{r['seconds']:.3f} s"]
+    parts += [f"{k} {v:.2f}" for k, v in r.items() if k.startswith("ratio_vs_")]
+    if "peak_memory_bytes" in r:
+        parts.append(f"peak memory {r['peak_memory_bytes'] / 2**30:.2f} GiB")
+    return ", ".join(parts)
 
 
 def run_all(size: str, device=None) -> dict:
@@ -43,7 +60,7 @@ def run_all(size: str, device=None) -> dict:
         r = fn(device=dev, **kwargs)
         r["benchmark"] = name
         out["results"].append(r)
-        print(f"{name} {kwargs}: {r['seconds']:.3f} s, ratio {r['ratio_vs_full_matrix']:.2f}", flush=True)
+        print(f"{name} {kwargs}: {summary(r)}", flush=True)
     return out
 
 

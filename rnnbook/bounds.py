@@ -7,10 +7,12 @@ numerically singular matrix is an error, never a silently wrong number.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import torch
 
 from .device import as_tensor
+from .kernels import backward_kernel, forward_correlation, sigma
 from .posdef import check_symmetric, psd_tolerance
 
 # Below this estimated relative error a Cholesky solve is used; above it, the eigendecomposition.
@@ -75,3 +77,36 @@ def dominance_constant(A, B) -> float:
     C = torch.linalg.solve_triangular(chol, C.T, upper=False)
     top = float(torch.linalg.eigvalsh((C + C.T) / 2)[-1])
     return float("inf") if top <= 0 else 1.0 / top
+
+
+class BackwardDominance(NamedTuple):
+    """Inequality (29) on one sample, per layer l = 1..L (each a float64 tensor of shape (L,))."""
+
+    xi: torch.Tensor        # largest xi with F^l - xi Sigma(rho^l) >= 0 on this sample
+    rayleigh: torch.Tensor  # mean_{i != j} F^l_ij / mean_{i != j} Sigma(rho^l_ij)
+    naive: torch.Tensor     # 2^-(L - l + 1), what Sigma >= J/2 gives
+
+
+def backward_dominance(X, *, init="paper") -> BackwardDominance:
+    """The best constant of inequality (29), F^l >= K Sigma(rho^l), for the sample X (n, L, d).
+
+    ``xi[l-1]`` is the generalised eigenvalue of :func:`dominance_constant` with F^l from
+    :func:`rnnbook.kernels.backward_kernel` and Sigma(rho^l) of eq. (28): the paper's K, read as
+    F^l - K Sigma >= 0 (see the errata on its direction).  It can only shrink as points are added,
+    so the bound the paper needs -- one constant for every n -- is at most its large-n limit, and
+    that limit is at most ``rayleigh``: the Rayleigh quotient with equal weights 1/n, whose diagonal
+    terms vanish as n grows (an estimate of the population ratio E F^l(x, y) / E Sigma(x, y) from
+    the off-diagonal pairs).  ``naive`` is the lower bound 2^-(L-l+1) from Sigma(rho) >= 1/2
+    entrywise as PSD matrices (Sigma = J/2 + arcsin(rho)/pi, arcsin's series has positive
+    coefficients) and the Schur product theorem -- Remark 4.2's "naive estimation"."""
+    rho = forward_correlation(X, init=init)
+    F = backward_kernel(X, init=init)
+    S = sigma(rho)
+    L, n, _ = F.shape
+    if n < 2:
+        raise ValueError(f"X must hold at least 2 sequences, got n = {n}")
+    xi = torch.tensor([dominance_constant(F[l], S[l]) for l in range(L)], dtype=torch.float64)
+    off = ~torch.eye(n, dtype=torch.bool, device=F.device)
+    rayleigh = (F[:, off].mean(dim=1) / S[:, off].mean(dim=1)).cpu()
+    naive = 2.0 ** -(L - torch.arange(L, dtype=torch.float64))
+    return BackwardDominance(xi, rayleigh, naive)

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from .device import check_int, get_device, make_generator
-from .kernels import _store, forward_diagonal, forward_kernel
+from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
+from .sweep import progress_bar
 
 
 def hidden_states(params: RNNParams, X) -> torch.Tensor:
@@ -53,9 +54,13 @@ def backward_correlations(params: RNNParams, X) -> torch.Tensor:
     """<delta_l(x_i), delta_l'(x_j)> for all l, l' = 1..L and all pairs: shape (L, L, n, n), in
     params' dtype (entry [l-1, l'-1, i, j]).  Theorem 6: the diagonal blocks l = l' tend to F^l of
     :func:`rnnbook.kernels.backward_kernel`, the others to 0 (eq. 26)."""
-    delta = backward_vectors(params, X)
-    L, n, m = delta.shape
-    flat = delta.reshape(L * n, m)
+    return _layer_gram(backward_vectors(params, X))
+
+
+def _layer_gram(v):
+    """[l, l', i, j] = <v_l(i), v_l'(j)> for stacked vectors v of shape (L, n, m)."""
+    L, n, m = v.shape
+    flat = v.reshape(L * n, m)
     return (flat @ flat.T).reshape(L, n, L, n).permute(0, 2, 1, 3)
 
 
@@ -73,17 +78,21 @@ def empirical_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
     processed in blocks of ``block_rows`` inputs against the columns from the block on (the upper
     triangle; the result is mirrored, so exactly symmetric), so the work space is
     2 block_rows L x n L entries -- by default about 2^25 each."""
-    f, states = forward(params, X, return_states=True)
-    delta = backward_vectors(params, X, states=states)
+    states = forward(params, X, return_states=True)[1]
+    return _ntk(backward_vectors(params, X, states=states), states.h, block_rows)
+
+
+def _ntk(delta, h, block_rows):
+    """The two-Gram formula of :func:`empirical_ntk` from delta_1..delta_L (L, n, m) and h_0..h_L."""
     L, n, m = delta.shape
     # Sequence-major rows: input i's L vectors are contiguous, so a block of inputs is a row slice.
     Dm = delta.transpose(0, 1).reshape(n * L, m)
-    Hm = states.h[:L].transpose(0, 1).reshape(n * L, m)
+    Hm = h[:L].transpose(0, 1).reshape(n * L, m)
     if block_rows is None:
         block_rows = max(1, min(n, _NTK_BLOCK_ENTRIES // (L * L * n)))
     else:
         block_rows = check_int(block_rows, name="block_rows", minimum=1)
-    out = torch.empty((1, n, n), dtype=params.dtype, device=params.device)
+    out = torch.empty((1, n, n), dtype=delta.dtype, device=delta.device)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         rows = slice(s * L, e * L)
@@ -107,11 +116,7 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
     Returns a float64 numpy array of shape (len(widths), seeds, L+1)."""
     if metric not in ("rms", "max"):
         raise ValueError(f"metric must be 'rms' or 'max', got {metric!r}")
-    seeds = check_int(seeds, name="seeds", minimum=1)
-    seed = check_int(seed, name="seed", minimum=0)
-    widths = [check_int(m, name="widths", minimum=1) for m in widths]
-    if not widths:
-        raise ValueError("widths must not be empty")
+    widths, seeds, seed = _check_sweep_args(widths, seeds, seed)
     dev = get_device(device)
     X = check_inputs(X).to(device=dev, dtype=torch.float64)
     n, L, d = X.shape
@@ -122,10 +127,7 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
     out = np.empty((len(widths), seeds, L + 1))
     steps = [(w, s) for w in range(len(widths)) for s in range(seeds)]
     if progress:
-        # Plain text on stderr: the executed book drops it (tag remove-stderr), a terminal shows it.
-        from tqdm import tqdm
-
-        steps = tqdm(steps, desc="Theorem 5 Monte Carlo", leave=False)
+        steps = progress_bar(steps, "Theorem 5 Monte Carlo")
     Xd = X.to(dtype)
     for w, s in steps:
         p = init_params(widths[w], d, L, init=init, generator=make_generator(seed + s, dev), dtype=dtype,
@@ -134,6 +136,65 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
         e = ((C - K) / scale)[:, iu[0], iu[1]]
         e = e.square().mean(dim=1).sqrt() if metric == "rms" else e.abs().amax(dim=1)
         out[w, s] = e.cpu().numpy()
+    return out
+
+
+def _check_sweep_args(widths, seeds, seed):
+    seeds = check_int(seeds, name="seeds", minimum=1)
+    seed = check_int(seed, name="seed", minimum=0)
+    widths = [check_int(m, name="widths", minimum=1) for m in widths]
+    if not widths:
+        raise ValueError("widths must not be empty")
+    return widths, seeds, seed
+
+
+def backward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, dtype=torch.float64, device=None,
+                           progress: bool = False) -> dict[str, np.ndarray]:
+    """Finite-width errors of Theorem 6 and of the NTK (eq. 23) over widths and independent networks.
+
+    For each width m in ``widths`` and each of ``seeds`` networks (seeded ``seed``, ``seed + 1``,
+    ...), returns float64 numpy arrays indexed [width, network, ...]:
+
+    * ``"diagonal"`` (W, S, L): root mean square over pairs i <= j of
+      (<delta_l(x_i), delta_l(x_j)> - F^l_ij) / sqrt(F^l_ii F^l_jj), l = 1..L (eq. 27);
+    * ``"cross"`` (W, S, L-1): root mean square over all pairs (i, j) and all l != l' with
+      |l - l'| = 1..L-1 of <delta_l(x_i), delta_l'(x_j)> / sqrt(F^l_ii F^l'_jj) (eq. 26: -> 0);
+    * ``"ntk"`` (W, S): ||H^(m) - H||_F / ||H||_F with H = sum_l F^l o K^{l-1};
+    * ``"ntk_literal"`` (W, S): the same against eq. (23) read literally, sum_l F^l o K^l (h_l in
+      place of h_{l-1}) -- the errata's test of which kernel the finite network approaches."""
+    widths, seeds, seed = _check_sweep_args(widths, seeds, seed)
+    dev = get_device(device)
+    X = check_inputs(X).to(device=dev, dtype=torch.float64)
+    n, L, d = X.shape
+    F = backward_kernel(X, init=init)
+    K = forward_kernel(X, init=init)
+    H = (F * K[:-1]).sum(0)
+    H_literal = (F * K[1:]).sum(0)
+    Fd = torch.diagonal(F, dim1=1, dim2=2)  # (L, n): 1/2 in exact arithmetic
+    iu = torch.triu_indices(n, n, device=dev)
+    lag = (torch.arange(L, device=dev)[:, None] - torch.arange(L, device=dev)[None, :]).abs()
+    out = {"diagonal": np.empty((len(widths), seeds, L)), "cross": np.empty((len(widths), seeds, L - 1)),
+           "ntk": np.empty((len(widths), seeds)), "ntk_literal": np.empty((len(widths), seeds))}
+    steps = [(w, s) for w in range(len(widths)) for s in range(seeds)]
+    if progress:
+        steps = progress_bar(steps, "Theorem 6 Monte Carlo")
+    Xd = X.to(dtype)
+    for w, s in steps:
+        p = init_params(widths[w], d, L, init=init, generator=make_generator(seed + s, dev), dtype=dtype,
+                        device=dev)
+        states = forward(p, Xd, return_states=True)[1]
+        delta = backward_vectors(p, Xd, states=states)
+        C = _layer_gram(delta).to(torch.float64)  # (L, L, n, n)
+        # Normalise entry [l, l', i, j] by sqrt(F^l_ii F^l'_jj).
+        C = C / torch.sqrt(Fd[:, None, :, None] * Fd[None, :, None, :])
+        diag = C[torch.arange(L), torch.arange(L)]  # (L, n, n)
+        e = (diag - F / torch.sqrt(Fd[:, :, None] * Fd[:, None, :]))[:, iu[0], iu[1]]
+        out["diagonal"][w, s] = e.square().mean(dim=1).sqrt().cpu().numpy()
+        ms = C.square().mean(dim=(2, 3))  # (L, L)
+        out["cross"][w, s] = [float(ms[lag == k].mean().sqrt()) for k in range(1, L)]
+        Hm = _ntk(delta, states.h, None).to(torch.float64)
+        out["ntk"][w, s] = float(torch.linalg.norm(Hm - H) / torch.linalg.norm(H))
+        out["ntk_literal"][w, s] = float(torch.linalg.norm(Hm - H_literal) / torch.linalg.norm(H_literal))
     return out
 
 

@@ -393,3 +393,42 @@ def degeneracy_asymptote(l, *, case: str) -> torch.Tensor:
     if case == "fresh":
         return (_KAPPA_CUSP * lt) ** (-2.0 / 3.0)
     raise ValueError(f"case must be 'first' or 'fresh', got {case!r}")
+
+
+def _paper_limit_integral() -> float:
+    """int_0^1 sqrt(u(t)) dt for u' = 1 - c u^(3/2), u(0) = 0 (c the cusp constant), to ~1e-12."""
+    from scipy.integrate import solve_ivp
+
+    def rhs(t, y):
+        u = max(y[0], 0.0)
+        return [1.0 - _KAPPA_CUSP * u**1.5, math.sqrt(u)]
+
+    sol = solve_ivp(rhs, (0.0, 1.0), [0.0, 0.0], rtol=1e-12, atol=1e-14)
+    if not sol.success:  # pragma: no cover - a smooth two-dimensional ODE on [0, 1]
+        raise RuntimeError(f"ODE solve failed: {sol.message}")
+    return float(sol.y[1, -1])
+
+
+def backward_asymptote(L, *, init: str) -> torch.Tensor:
+    """Large-L behaviour of the first layer's normalised backward correlation 2 F^1_ij (Theorem 6)
+    for unit-norm inputs drawn afresh at every position (E[X_i^T X_j] = 0) -- derived in the book,
+    not in the paper.  With eps_k = 1 - rho^k and Sigma(1 - eps) = 1 - sqrt(2 eps)/pi + ...,
+    -log 2F^1 = sum_{k<=L} sqrt(2 eps_k)/pi to leading order:
+
+    * ``"algorithm1"`` (a = 1): eps_k ~ (c k)^(-2/3) (Remark 4.2's degeneracy), so
+      2F^1 ~ exp(-C L^(2/3)), C = 3 c^(-1/3) / (sqrt(2) pi) ~ 1.009 -- faster than any power of L;
+    * ``"paper"`` (a = 1/L^3): eps_k = u(k/L) / L^2 with u' = 1 - c u^(3/2) (one unit of distance
+      in, the ReLU's cusp c eps^(3/2) out), so 2F^1 tends to the L-independent constant
+      exp(-(sqrt(2)/pi) int_0^1 sqrt(u)) ~ 0.747.
+
+    c = 2 sqrt(2)/(3 pi) is the cusp of kappa (see :func:`degeneracy_asymptote`)."""
+    Lt = as_tensor(L, name="L")
+    if not bool((Lt > 0).all()):
+        raise ValueError("L must be positive")
+    spec = get_init(init)
+    if spec.name == "algorithm1":
+        C = 3.0 * _KAPPA_CUSP ** (-1.0 / 3.0) / (math.sqrt(2.0) * math.pi)
+        return torch.exp(-C * Lt ** (2.0 / 3.0))
+    if spec.name == "paper":
+        return torch.full_like(Lt, math.exp(-math.sqrt(2.0) / math.pi * _paper_limit_integral()))
+    raise ValueError(f"no asymptote derived for init {spec.name!r}")  # pragma: no cover

@@ -37,6 +37,13 @@ class Profile:
     fk_lengths: tuple[int, ...]
     fk_lengths_n: int
     fk_degeneracy_L: int
+    # Backward kernel: sequence lengths of the inequality-(29) and decay sweeps, the sample size
+    # there, and the sample sizes of the n-dependence of (29)'s constant (at the largest length).
+    # The Monte Carlo of Theorem 6 and the NTK reuses the forward kernel's fk_* sizes.
+    bk_lengths: tuple[int, ...]
+    bk_n: int
+    bk_sizes: tuple[int, ...]
+    bk_sizes_L: int
     # Concept classes: input dimension and samples per picture; sequence lengths of the complexity
     # sweeps; sample sizes and repetitions of the margin-by-rescaling experiment.
     concept_dim: int
@@ -63,6 +70,10 @@ PROFILES: dict[str, Profile] = {
         fk_lengths=(2, 4, 8, 16, 32, 64, 128),
         fk_lengths_n=32,
         fk_degeneracy_L=1000,
+        bk_lengths=(2, 4, 8, 16, 32, 64, 128, 256),
+        bk_n=32,
+        bk_sizes=(8, 16, 32, 64, 128, 256),
+        bk_sizes_L=64,
         concept_dim=8,
         concept_samples=4000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80),
@@ -85,6 +96,10 @@ PROFILES: dict[str, Profile] = {
         fk_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512),
         fk_lengths_n=128,
         fk_degeneracy_L=10000,
+        bk_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+        bk_n=64,
+        bk_sizes=(8, 16, 32, 64, 128, 256, 512, 1024),
+        bk_sizes_L=128,
         concept_dim=8,
         concept_samples=100000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 113, 160, 226, 320),

@@ -37,6 +37,25 @@ from .profiles import get as get_profile
 
 FORMAT = 1
 ENV_VAR = "RNNBOOK_SWEEP_DIR"
+
+
+def progress_bar(steps, desc: str):
+    """``steps`` wrapped in a tqdm progress bar on stderr (the executed book drops stderr; a
+    terminal shows it); a plain line per step where tqdm is not installed (the bare GPU image)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        import sys
+
+        steps = list(steps)
+
+        def plain():
+            for k, step in enumerate(steps, 1):
+                yield step
+                print(f"{desc}: {k}/{len(steps)}", file=sys.stderr, flush=True)
+
+        return plain()
+    return tqdm(steps, desc=desc, leave=False)
 _REPO = Path(__file__).resolve().parents[1]
 COMMITTED_DIR = _REPO / "book" / "data"
 
@@ -202,9 +221,7 @@ def run(name: str, *, profile: Profile | str | None = None, device=None, directo
     if todo:
         steps = todo
         if progress:
-            from tqdm import tqdm
-
-            steps = tqdm(todo, desc=f"sweep {name} ({prof.name})", leave=False)
+            steps = progress_bar(todo, f"sweep {name} ({prof.name})")
         for unit in steps:
             start = _dt.datetime.now(_dt.timezone.utc)
             t0 = _dt.datetime.now().timestamp()

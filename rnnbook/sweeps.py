@@ -24,12 +24,17 @@ def _fk_units(profile) -> list[dict]:
     return [{"init": init, "m": m} for init in INITS for m in profile.fk_widths]
 
 
-def _fk_run(config: dict, unit: dict, device: torch.device):
+def _mc_inputs(config: dict, unit: dict, device: torch.device):
+    """The sweep's inputs (drawn on the CPU, so identical on every device) and its networks' first
+    seed, distinct per initialisation."""
     X = concepts.sample_sequences(config["n"], config["L"], config["d"], c_min=config["c_min"],
                                   c_max=config["c_max"], seed=config["input_seed"], device="cpu").to(device)
-    k = sorted(INITS).index(unit["init"])
-    E = empirical.forward_kernel_errors(X, [unit["m"]], config["seeds"], init=unit["init"],
-                                        seed=config["input_seed"] + 100_000 * (k + 1),
+    return X, config["input_seed"] + 100_000 * (sorted(INITS).index(unit["init"]) + 1)
+
+
+def _fk_run(config: dict, unit: dict, device: torch.device):
+    X, seed = _mc_inputs(config, unit, device)
+    E = empirical.forward_kernel_errors(X, [unit["m"]], config["seeds"], init=unit["init"], seed=seed,
                                         metric=config["metric"], device=device)
     return E[0]  # (seeds, L+1)
 
@@ -41,4 +46,30 @@ FORWARD_KERNEL_MC = register(Sweep(
     config=_fk_config,
     units=_fk_units,
     run_unit=_fk_run,
+))
+
+
+def _bk_config(profile) -> dict:
+    config = _fk_config(profile)
+    del config["metric"]
+    return config
+
+
+def _bk_run(config: dict, unit: dict, device: torch.device):
+    X, seed = _mc_inputs(config, unit, device)
+    # Networks seeded apart from the forward sweep's, so the two are independent experiments.
+    out = empirical.backward_kernel_errors(X, [unit["m"]], config["seeds"], init=unit["init"],
+                                           seed=seed + 50_000, device=device)
+    return {key: value[0] for key, value in out.items()}
+
+
+BACKWARD_KERNEL_MC = register(Sweep(
+    name="backward_kernel_mc",
+    description="Theorem 6 and eq. (23): RMS normalised error of <delta_l(x_i), delta_l(x_j)> against "
+                "F^l, RMS of the l != l' correlations by lag, and the relative Frobenius error of the "
+                "empirical NTK (against sum F^l K^{l-1} and against eq. (23) read literally), per width, "
+                "initialisation and random network",
+    config=_bk_config,
+    units=_fk_units,
+    run_unit=_bk_run,
 ))

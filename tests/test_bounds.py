@@ -89,3 +89,40 @@ def test_cpu_and_cuda_agree(cuda_only):
     a = bounds.inverse_quadratic_form(M, y).value
     b = bounds.inverse_quadratic_form(M.cuda(), y.cuda()).value
     assert b == pytest.approx(a, rel=1e-10)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_backward_dominance_is_the_best_constant_of_29(init):
+    """Inequality (29) read as F^l - K Sigma(rho^l) >= 0: xi_l must be the largest such K.  At xi_l
+    the smallest eigenvalue of F^l - xi_l Sigma is zero up to rounding (n eps ||.||, times 64 for the
+    solves in between); at (1 + 1e-4) xi_l it is negative by more than that -- the shift moves it
+    by about 1e-4 xi_l lambda_min(Sigma) >= 1e-9 here, four orders above the rounding."""
+    from rnnbook import concepts, kernels
+
+    X = concepts.sample_sequences(12, 6, 3, c_min=0.5, c_max=1.5, seed=4)
+    dom = bounds.backward_dominance(X, init=init)
+    F = kernels.backward_kernel(X, init=init)
+    S = kernels.sigma(kernels.forward_correlation(X, init=init))
+    n = X.shape[0]
+    for l in range(6):
+        xi = float(dom.xi[l])
+        at = torch.linalg.eigvalsh(F[l] - xi * S[l])[0]
+        tol = 64 * n * torch.finfo(torch.float64).eps * float(torch.linalg.matrix_norm(S[l], ord=2))
+        assert abs(float(at)) <= tol
+        beyond = torch.linalg.eigvalsh(F[l] - (1 + 1e-4) * xi * S[l])[0]
+        assert float(beyond) < -tol
+        # Sigma >= J/2 entrywise as PSD matrices gives the naive bound; the diagonal caps xi at 1/2.
+        assert float(dom.naive[l]) <= xi * (1 + 1e-12) and xi <= 0.5 * (1 + 1e-12)
+    # F^L = Sigma(rho^L)/2 exactly, so the last constant is 1/2.
+    assert float(dom.xi[-1]) == pytest.approx(0.5, rel=1e-10)
+    assert dom.naive.tolist() == [2.0**-k for k in range(6, 0, -1)]
+    # The Rayleigh column is the off-diagonal mean ratio.
+    off = ~torch.eye(n, dtype=torch.bool)
+    assert float(dom.rayleigh[0]) == pytest.approx(float(F[0][off].mean() / S[0][off].mean()), rel=1e-14)
+
+
+def test_backward_dominance_rejects_a_single_sequence():
+    from rnnbook import concepts
+
+    with pytest.raises(ValueError, match="at least 2"):
+        bounds.backward_dominance(concepts.sample_sequences(1, 4, 3, seed=0))

@@ -1,5 +1,8 @@
 """Tests of rnnbook.empirical: finite-width hidden-state correlations against the forward kernel
-of Theorem 5 (eq. 24)."""
+of Theorem 5 (eq. 24), backward vectors and their correlations against Theorem 6 (eqs. 26-27).
+The empirical NTK's brute-force reference is in test_ntk_reference.py."""
+
+import math
 
 import pytest
 import torch
@@ -107,3 +110,214 @@ def test_norm_ratios(device):
     torch.testing.assert_close(r, h.square().sum(-1) / d, rtol=1e-14, atol=0)
     # l = 0: ||relu(M0)||^2 / K^0_ii with K^0_ii = 1, the same for every input
     torch.testing.assert_close(r[0], torch.relu(p.M0).square().sum().expand(5), rtol=1e-14, atol=0)
+
+
+# ------------------------------------------------------------------ backward vectors (Theorem 6)
+
+
+def autograd_backward_vectors(p, X):
+    """df/d(pre-activation_l) for l = 1..L by autograd through an independent re-implementation of
+    eq. (14): z_l = W h_{l-1} + A X_l, h_l = relu(z_l), f = B^T h_L.  Shape (L, n, m)."""
+    n, L, _ = X.shape
+    h = torch.relu(p.M0).expand(n, p.m)
+    zs = []
+    for l in range(L):
+        z = h @ p.W.T + X[:, l] @ p.A.T
+        if l == 0:
+            z.requires_grad_()  # a leaf: every later pre-activation depends on it
+        zs.append(z)
+        h = torch.relu(z)
+    f = h @ p.B
+    # f_i depends on input i's pre-activations only, so the gradient of the sum is per input.
+    return torch.stack(torch.autograd.grad(f.sum(), zs))
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+@pytest.mark.parametrize("L", [1, 5])
+def test_backward_vectors_are_gradients_wrt_pre_activations(init, L, device):
+    """DESIGN's reading of eq. (22): delta_l = (Back_l D_l)^T = df / d(W h_{l-1} + A X_l), with
+    delta_L = D_L B, delta_l = D_l W^T delta_{l+1}.  Autograd through the plain recurrence computes
+    the same products of the same float64 numbers in possibly another order: each of the L - 1
+    steps is a length-m dot product (relative error <= m eps ~ 1e-14 of its terms at m = 40), so
+    1e-12 absolute on entries of size ~ m^(-1/2) leaves a margin while a wrong transpose (W for
+    W^T) or a missing D_l changes entries at O(m^(-1/2))."""
+    m, n, d = 40, 6, 3
+    p = model.init_params(m, d, L, init=init, generator=make_generator(30 + L, device), device=device)
+    X = torch.randn(n, L, d, generator=make_generator(31, device), dtype=torch.float64, device=device)
+    delta = empirical.backward_vectors(p, X)
+    assert delta.shape == (L, n, m) and delta.dtype == torch.float64 and delta.device == X.device
+    ref = autograd_backward_vectors(p, X)
+    torch.testing.assert_close(delta, ref, rtol=1e-12, atol=1e-12)
+    # The last one is D_L B exactly, and states= passes the forward pass in without a change.
+    f, states = model.forward(p, X, return_states=True)
+    assert torch.equal(delta[-1], states.D[-1] * p.B)
+    assert torch.equal(empirical.backward_vectors(p, X, states=states), delta)
+    if L > 1:  # W^T, not W: the two differ by far more than the tolerance
+        wrong = states.D[-2] * (delta[-1] @ p.W.T)
+        assert float((wrong - ref[-2]).abs().max()) > 1e-2
+
+
+def test_backward_correlations_are_the_gram_of_the_backward_vectors(device):
+    """<delta_l(x_i), delta_l'(x_j)> of eqs. (26)-(27) (without the paper's 1/m, DESIGN's B scale):
+    entry [l-1, l'-1, i, j].  One (nL x m) Gram product against an einsum of the same vectors:
+    rounding of length-m dot products, 1e-14 relative.  Swapping (l, i) with (l', j) transposes the
+    Gram matrix, so C[l, l', i, j] = C[l', l, j, i] to the same rounding."""
+    L, n, m = 4, 5, 48
+    p = model.init_params(m, 3, L, init="algorithm1", generator=make_generator(32, device), device=device)
+    X = unit_sequences(n, L, 3, seed=33, device=device)
+    C = empirical.backward_correlations(p, X)
+    assert C.shape == (L, L, n, n) and C.dtype == torch.float64 and C.device == X.device
+    delta = empirical.backward_vectors(p, X)
+    torch.testing.assert_close(C, torch.einsum("aim,bjm->abij", delta, delta), rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(C, C.permute(1, 0, 3, 2), rtol=1e-14, atol=1e-15)
+    # The diagonal blocks' diagonals are squared norms: ||delta_l(x_i)||^2 (1/2 at infinite width).
+    torch.testing.assert_close(torch.diagonal(torch.diagonal(C, dim1=0, dim2=1), dim1=0, dim2=1),
+                               delta.square().sum(-1), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("fn", [empirical.backward_vectors, empirical.backward_correlations,
+                                empirical.empirical_ntk])
+def test_backward_quantities_reject_bad_input(fn):
+    p = model.init_params(8, 3, 2, generator=make_generator(34, "cpu"))
+    X = unit_sequences(2, 2, 3, seed=35)
+    with pytest.raises(TypeError, match="X has dtype torch.float32 but params have torch.float64"):
+        fn(p, X.float())
+    with pytest.raises(ValueError, match="X has d = 2 but params.A has 3 columns"):
+        fn(p, X[..., :2])
+    with pytest.raises(ValueError, match=r"X must have shape \(n, L, d\)"):
+        fn(p, X[0])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        fn(p, torch.full_like(X, float("nan")))
+    with pytest.raises(TypeError, match="params must be RNNParams, got dict"):
+        fn({"W": p.W, "A": p.A, "B": p.B, "M0": p.M0}, X)
+    if fn is empirical.empirical_ntk:
+        with pytest.raises(ValueError, match="block_rows must be >= 1"):
+            fn(p, X, block_rows=0)
+        with pytest.raises(TypeError, match="block_rows must be an int"):
+            fn(p, X, block_rows=1.0)
+
+
+def backward_deviation(init, X, m, seeds, seed0):
+    """<delta_l(x_i), delta_l(x_j)> - F^l_ij over independent networks (mean, standard error),
+    shape (L, n, n) each.  |F^l_ij| <= F^l_ii = 1/2 for every input, so no normalisation."""
+    F = kernels.backward_kernel(X, init=init)
+    L = X.shape[1]
+    devs = []
+    for s in range(seeds):
+        p = model.init_params(m, X.shape[2], L, init=init, generator=make_generator(seed0 + s, "cpu"))
+        C = empirical.backward_correlations(p, X)
+        devs.append(torch.diagonal(C, dim1=0, dim2=1).permute(2, 0, 1) - F)
+    devs = torch.stack(devs)
+    return devs.mean(0), devs.std(0) / seeds**0.5
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_monte_carlo_converges_to_the_backward_kernel(init):
+    """Theorem 6, eq. (27) with DESIGN's scaling (B ~ N(0, 1/m), no 1/m in front):
+    E<delta_l(x_i), delta_l(x_j)> = F^l_ij + b/m + O(1/m^2), F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k).
+    As for the forward kernel: means over many networks at m1 = 64 and m2 = 256, Richardson-
+    extrapolated, (m2 E2 - m1 E1)/(m2 - m1), must be zero within z standard errors (CLT over
+    independent seeds), z from the family-wise false-alarm rate ALPHA over the L n(n+1)/2 = 24
+    tested entries (Bonferroni: z = 4.1).  Measured at these seeds: m x bias is about 1-2.5 in
+    layer 1 and falls to about 0 at layer L (each step back through the shared W adds O(1/m)), the
+    same at both widths within noise -- a b/m law; the bias is at most 0.02 at m = 64 (se <= 0.006)
+    and 0.01 at m = 256 (se <= 0.0025, so resolved at 4 se), and the extrapolated standard error
+    is at most 0.004, against which the O(1/m^2) remainder, c/(m1 m2), is negligible for any c
+    below a few tens.
+
+    Sensitivity: an entry off by more than (z + 2) se ~ 0.025 fails with probability >= 97.7%.
+    At these inputs dropping the factor Sigma(rho^l) (product from l + 1) moves F by up to 0.05
+    ("paper") and 0.18 ("algorithm1"), 1/2 Sigma(rho^l) alone (eq. 29's shape) by 0.12 and 0.27,
+    and the paper's extra 1/m of eq. (27) by about 1/2 on the diagonal; doubling A's variance
+    (0.045 and 0.018) is caught under "paper" only."""
+    X = unit_sequences(3, 4, 3, seed=7)
+    m1, r1, m2, r2 = 64, 4000, 256, 4000
+    e1, s1 = backward_deviation(init, X, m1, r1, seed0=30_000)
+    e2, s2 = backward_deviation(init, X, m2, r2, seed0=40_000)
+    extrapolated = (m2 * e2 - m1 * e1) / (m2 - m1)
+    se = torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1)
+    iu = torch.triu_indices(3, 3)
+    z_scores = (extrapolated / se)[:, iu[0], iu[1]]  # layers 1..L, pairs i <= j
+    z = norm.ppf(1 - ALPHA / (2 * z_scores.numel()))
+    assert float(z_scores.abs().max()) <= z, (z_scores, z)
+    assert float(se.max()) < 0.006  # the power its docstring claims
+
+
+def off_diagonal_mean_square(init, X, m, seeds, seed0):
+    """Per network, the mean over l != l' and all i, j of <delta_l(x_i), delta_l'(x_j)>^2; returns
+    the mean over networks and its standard error."""
+    L = X.shape[1]
+    off = ~torch.eye(L, dtype=torch.bool)
+    ms = []
+    for s in range(seeds):
+        p = model.init_params(m, X.shape[2], L, init=init, generator=make_generator(seed0 + s, "cpu"))
+        ms.append(empirical.backward_correlations(p, X)[off].square().mean())
+    ms = torch.stack(ms)
+    return float(ms.mean()), float(ms.std() / seeds**0.5)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_cross_layer_backward_correlations_shrink_like_one_over_root_m(init):
+    """Theorem 6, eq. (26): for l != l', <delta_l(x_i), delta_l'(x_j)> -> 0.  The paper bounds it by
+    O~(m^(-1/4)).  Given W it is a quadratic form B^T M B (M a product of D's and at least one W)
+    with mean tr(M)/m = O(1/m) and variance 2 ||M_sym||_F^2 / m^2 = O(1/m), so its mean square is
+    c/m + O(1/m^2): the CLT rate m^(-1/2) in magnitude.
+    With MS(m) the mean square over pairs, averaged over independent networks at m1 = 256 and
+    m2 = 1024, the fitted exponent p = log(MS2/MS1) / log(m2/m1) must equal -1 within z standard
+    errors (delta method: se_p^2 = ((s1/MS1)^2 + (s2/MS2)^2) / log(m2/m1)^2; z two-sided at ALPHA,
+    3.3).  se_p is about 0.03, so the interval is about +-0.1: the paper's rate m^(-1/4) (p = -1/2)
+    or no decay (p = 0) fail by more than 15 se.
+
+    Why not m1 = 64: measured on other seeds, m MS(m) is 0.55 at 64 but 0.40-0.41 at 256 and
+    1024 ("paper"; 0.42 against 0.354-0.358 under "algorithm1"), a finite-width correction that
+    would bias p by -0.1 between 64 and 1024.  Between 256 and 1024 m MS(m) differs by less than
+    5%, within two standard errors (at these seeds p = -1.03 +- 0.036 and -1.02 +- 0.022): a
+    remaining correction of that size shifts p by at most 0.035, a third of the interval."""
+    X = unit_sequences(3, 4, 3, seed=7)
+    m1, r1, m2, r2 = 256, 1000, 1024, 200
+    ms1, s1 = off_diagonal_mean_square(init, X, m1, r1, seed0=50_000)
+    ms2, s2 = off_diagonal_mean_square(init, X, m2, r2, seed0=60_000)
+    log_ratio = math.log(m2 / m1)
+    p = math.log(ms2 / ms1) / log_ratio
+    se_p = math.hypot(s1 / ms1, s2 / ms2) / log_ratio
+    z = norm.ppf(1 - ALPHA / 2)
+    assert abs(p + 1) <= z * se_p, (p, se_p, ms1, s1, ms2, s2)
+    assert se_p < 0.05  # the power its docstring claims
+
+
+def test_backward_vectors_and_empirical_ntk_cpu_equal_cuda(cuda_only):
+    """The same float64 parameters on both devices: only the order of the BLAS sums differs
+    (relative ~ m eps per product, 1e-13 at m = 256); an activation pattern could flip only for a
+    pre-activation within that of 0, which these seeds do not produce.  1e-12, as for the forward
+    correlations."""
+    p = model.init_params(256, 3, 5, generator=make_generator(36, "cpu"), device="cpu")
+    X = unit_sequences(6, 5, 3, seed=37)
+    pc = p.replace(W=p.W.cuda(), A=p.A.cuda(), B=p.B.cuda(), M0=p.M0.cuda())
+    torch.testing.assert_close(empirical.backward_vectors(pc, X.cuda()).cpu(),
+                               empirical.backward_vectors(p, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(empirical.backward_correlations(pc, X.cuda()).cpu(),
+                               empirical.backward_correlations(p, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(empirical.empirical_ntk(pc, X.cuda()).cpu(), empirical.empirical_ntk(p, X),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_backward_kernel_errors_match_a_direct_computation():
+    """backward_kernel_errors (the Theorem 6 / eq. 23 sweep) against the same quantities computed
+    directly from the public functions for one network: the normalised diagonal-block RMS, the
+    RMS of the l != l' terms at lag 1 and the NTK's relative Frobenius error."""
+    X = unit_sequences(5, 4, 3, seed=11)
+    out = empirical.backward_kernel_errors(X, [48], 2, init="algorithm1", seed=30)
+    assert out["diagonal"].shape == (1, 2, 4) and out["cross"].shape == (1, 2, 3)
+    assert out["ntk"].shape == (1, 2) and out["ntk_literal"].shape == (1, 2)
+    p = model.init_params(48, 3, 4, init="algorithm1", generator=make_generator(31, "cpu"))
+    F = kernels.backward_kernel(X, init="algorithm1")
+    K = kernels.forward_kernel(X, init="algorithm1")
+    C = empirical.backward_correlations(p, X)
+    iu = torch.triu_indices(5, 5)
+    diag_rms = [float((2 * (C[l, l] - F[l])[iu[0], iu[1]]).square().mean().sqrt()) for l in range(4)]
+    assert out["diagonal"][0, 1] == pytest.approx(diag_rms, rel=1e-10)
+    lag1 = torch.stack([C[l, l + 1] for l in range(3)] + [C[l + 1, l] for l in range(3)])
+    assert out["cross"][0, 1, 0] == pytest.approx(float((2 * lag1).square().mean().sqrt()), rel=1e-10)
+    H = (F * K[:-1]).sum(0)
+    ntk_err = float(torch.linalg.norm(empirical.empirical_ntk(p, X) - H) / torch.linalg.norm(H))
+    assert out["ntk"][0, 1] == pytest.approx(ntk_err, rel=1e-10)

@@ -1,4 +1,5 @@
-"""Tests of rnnbook.kernels: the forward kernel of Theorem 5 (eq. 25) and its Hermite series."""
+"""Tests of rnnbook.kernels: the forward kernel of Theorem 5 (eq. 25) and its Hermite series, the
+backward kernel of Theorem 6 (eq. 28) and the NTK of eq. (23)."""
 
 import math
 
@@ -6,9 +7,9 @@ import mpmath
 import pytest
 import torch
 from scipy import integrate
-from scipy.stats import norm
+from scipy.stats import multivariate_normal, norm
 
-from rnnbook import kernels, posdef
+from rnnbook import concepts, kernels, posdef
 from rnnbook.device import make_generator
 from rnnbook.model import get_init
 
@@ -32,7 +33,7 @@ def test_kappa_is_the_gaussian_relu_expectation(rho):
 
 
 def test_kappa_special_values_and_derivative():
-    k = kernels.kappa([-1.0, 0.0, 1.0])
+    k = kernels.kappa([-1.0, 0.0, 1.0]).cpu()  # a list lands on the default device (cuda if any)
     torch.testing.assert_close(k, torch.tensor([0.0, 1 / math.pi, 1.0], dtype=torch.float64),
                                rtol=0, atol=1e-15)
     r = torch.linspace(-0.95, 0.95, 11, dtype=torch.float64)
@@ -234,3 +235,227 @@ def test_degeneracy_asymptotes_are_approached():
         assert float(gap[1]) < 0.1, (case, gap)
     with pytest.raises(ValueError, match="case must be"):
         kernels.degeneracy_asymptote(3.0, case="middle")
+
+
+# ------------------------------------------------------------------- backward kernel (Theorem 6)
+
+
+def sigma_by_bivariate_normal(rho: float) -> float:
+    """2 P(u > 0, v > 0) for standard Gaussians of correlation rho, independently of eq. (28): by
+    symmetry P(u > 0, v > 0) = P(u < 0, v < 0), the bivariate normal CDF at (0, 0)."""
+    cov = [[1.0, rho], [rho, 1.0]]
+    return 2 * float(multivariate_normal.cdf([0.0, 0.0], mean=[0.0, 0.0], cov=cov))
+
+
+@pytest.mark.parametrize("rho", [-0.999999, -0.9, -0.3, 0.0, 0.2, 0.7, 0.99, 0.9999999])
+def test_sigma_is_twice_the_gaussian_orthant_probability(rho):
+    """Eq. (28): Sigma(rho) = 1/2 + arcsin(rho)/pi = 2 P(u > 0, v > 0).  In two dimensions scipy's
+    multivariate_normal.cdf is Genz's BVNU (Drezner-Wesolowsky with Gauss-Legendre rules), which
+    scipy itself credits with an absolute error of 1e-15; doubled, plus a few ulps of arccos, 1e-14
+    covers it.  (A sign or factor-2 error in the arcsin term moves Sigma by at least 0.03 at every
+    point but 0.)"""
+    assert float(kernels.sigma(rho)) == pytest.approx(sigma_by_bivariate_normal(rho), rel=0, abs=1e-14)
+
+
+def test_sigma_endpoints_and_range():
+    """Eq. (28) at the ends: Sigma(1) = 1 (identical inputs: both units active together half the
+    time, times 2), Sigma(-1) = 0 exactly.  As for kappa, rounding excursions up to 1e-12 beyond
+    [-1, 1] are clipped and anything further is a ValueError naming rho."""
+    torch.testing.assert_close(kernels.sigma([-1.0, 0.0, 1.0]).cpu(),
+                               torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64), rtol=0, atol=0)
+    assert float(kernels.sigma(1 + 5e-13)) == 1.0 and float(kernels.sigma(-1 - 5e-13)) == 0.0
+    for bad in (1 + 2e-12, -1 - 2e-12, 1.5):
+        with pytest.raises(ValueError, match="rho has a correlation of magnitude"):
+            kernels.sigma(bad)
+    with pytest.raises(ValueError, match="rho contains NaN"):
+        kernels.sigma(math.nan)
+    # Sigma is kappa's derivative (d/drho of eq. 25's kappa): the two are the same function.
+    r = torch.linspace(-1, 1, 41, dtype=torch.float64)
+    torch.testing.assert_close(kernels.sigma(r), kernels.kappa_prime(r), rtol=0, atol=1e-15)
+
+
+def naive_backward_kernel(X, init):
+    """F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) by a plain loop, with arcsin (not the arccos that
+    rnnbook uses)."""
+    rho = kernels.forward_correlation(X, init=init)
+    L = rho.shape[0]
+    F = []
+    for l in range(1, L + 1):
+        prod = torch.full_like(rho[0], 0.5)
+        for k in range(l, L + 1):
+            prod = prod * (0.5 + torch.asin(rho[k - 1]) / math.pi)
+        F.append(prod)
+    return torch.stack(F)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_backward_kernel_is_the_product_of_sigmas(init, device):
+    """Theorem 6's limit F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) (eq. 28 for Sigma; DESIGN's
+    exact value of what eq. 29 bounds) against a naive loop.  Both read the same rho, so only the
+    evaluation of Sigma differs: 1/2 + arcsin/pi and 1 - arccos/pi each err by a few ulps
+    absolute, i.e. a few ulps relative for the factors here (all above 0.35), and a product of
+    L = 6 of them adds L more: within 1e-14 relative (measured: 7e-16)."""
+    X = sequences(12, 6, 3, seed=20, device=device)
+    F = kernels.backward_kernel(X, init=init)
+    assert F.shape == (6, 12, 12) and F.dtype == torch.float64 and F.device == X.device
+    torch.testing.assert_close(F, naive_backward_kernel(X, init), rtol=1e-14, atol=1e-15)
+    # F^L = Sigma(rho^L) / 2: the last layer's backward vector is D_L B with B ~ N(0, 1/m).
+    rho = kernels.forward_correlation(X, init=init)
+    torch.testing.assert_close(F[-1], kernels.sigma(rho[-1]) / 2, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_backward_kernel_structure(init):
+    """F^l_ii = 1/2 exactly (the diagonal of rho is forced to 1 and Sigma(1) = 1: a rounded
+    1 - 1e-16 would cost 5e-9 there); F^l symmetric (written once and mirrored) and PSD (Sigma's
+    Taylor series in rho has non-negative coefficients and rho^k is a correlation matrix, so by
+    Schur's product theorem -- smallest eigenvalue >= -n eps ||F||_2, the eigensolver's rounding);
+    entries in [0, 1/2] and non-decreasing in l, since F^l = F^{l+1} o Sigma(rho^l) with
+    0 <= Sigma <= 1 -- the backward correlation can only be lost going back through the layers."""
+    X = sequences(15, 7, 3, seed=21)
+    F = kernels.backward_kernel(X, init=init)
+    rho = kernels.forward_correlation(X, init=init)
+    assert torch.equal(torch.diagonal(F, dim1=1, dim2=2), torch.full((7, 15), 0.5, dtype=torch.float64))
+    assert torch.equal(F, F.transpose(1, 2))
+    for l in range(7):
+        assert posdef.psd_check(F[l]).is_psd, l
+    assert float(F.min()) >= 0 and float(F.max()) <= 0.5
+    assert bool((F[:-1] <= F[1:]).all())
+    torch.testing.assert_close(F[:-1], F[1:] * kernels.sigma(rho[:-1]), rtol=1e-15, atol=0)
+    # Not a constant: the inputs are told apart (some entry well below 1/2 in layer 1).
+    assert float(F[0].min()) < 0.45
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_ntk_is_the_sum_over_layers(init, device):
+    """Eq. (23) at infinite width with h_{l-1}: H = sum_{l=1..L} F^l o K^{l-1}.  rnnbook computes it
+    by Horner's rule in the forward pass; the direct sum from backward_kernel and forward_kernel
+    differs only in the order of L positive terms' roundings: 1e-14 relative.  Blocks of rows
+    (1, 2, 3) change nothing but the order in which pairs are visited: the same to rounding."""
+    X = sequences(11, 6, 3, seed=22, device=device)
+    H = kernels.ntk(X, init=init)
+    assert H.shape == (11, 11) and H.dtype == torch.float64 and H.device == X.device
+    F = kernels.backward_kernel(X, init=init)
+    K = kernels.forward_kernel(X, init=init)
+    torch.testing.assert_close(H, (F * K[:-1]).sum(0), rtol=1e-14, atol=0)
+    for rows in (1, 2, 3):
+        torch.testing.assert_close(kernels.ntk(X, init=init, block_rows=rows), H, rtol=1e-14, atol=0)
+    assert torch.equal(H, H.T)
+    assert posdef.psd_check(H.cpu()).is_psd
+    assert bool((torch.diagonal(H) > 0).all())
+    # The diagonal in closed form: F^l_ii = 1/2, so H_ii = 1/2 sum_{l<L} K^l_ii.
+    torch.testing.assert_close(torch.diagonal(H), 0.5 * kernels.forward_diagonal(X, init=init)[:-1].sum(0),
+                               rtol=1e-14, atol=0)
+
+
+def _kappa_by_hand(r):
+    return (math.sqrt(1 - r * r) + (math.pi - math.acos(r)) * r) / math.pi
+
+
+def _sigma_by_hand(r):
+    return 0.5 + math.asin(r) / math.pi
+
+
+def test_ntk_hand_computed_cases():
+    """Eq. (23) by hand.  L = 1: H = F^1 o K^0 = Sigma(rho^1)/2 (K^0 = 1).  With algorithm1 (a = 1),
+    d = 1 and inputs 1, -1: S_12 = 1 - 1 = 0, so H_12 = Sigma(0)/2 = 1/4, and H_ii = 1/2.
+    L = 2 (paper init, a = 1/8), X_1 = (1, 0), X_2 = (0, 2):
+    H_12 = 1/2 Sigma(rho^1) Sigma(rho^2) + 1/2 Sigma(rho^2) K^1_12, with rho^1 = 1/sqrt(1 + a),
+    K^1_12 = sqrt(1 + a) kappa(rho^1), rho^2 = K^1_12 / sqrt((1 + a)(1 + 4a)) (X_{1,2} X_{2,2} = 0);
+    H_11 = 1/2 (1 + (1 + a)), H_22 = 1/2 (1 + 1).  A few roundings of math's functions: 1e-15
+    relative.
+
+    Two identical inputs i != j have rho_ij = 1 only up to rounding (S_ij / sqrt(S_ii S_jj) is
+    computed as S_ij x (1/sqrt S_ii) x (1/sqrt S_jj), here 1 - 2^-52), and Sigma's infinite slope
+    at 1 turns rho = 1 - delta into Sigma = 1 - sqrt(2 delta)/pi: with delta <= 4 eps the entry
+    Sigma/2 is off by at most sqrt(8 eps)/(2 pi) = 2.2e-9 -- only the diagonal is exact."""
+    X = torch.tensor([[[1.0]], [[-1.0]], [[1.0]]], dtype=torch.float64)
+    H = kernels.ntk(X, init="algorithm1")
+    assert float(H[0, 1]) == pytest.approx(0.25, rel=1e-15)
+    assert float(H[0, 0]) == 0.5 and float(H[2, 2]) == 0.5
+    eps = torch.finfo(torch.float64).eps
+    assert float(H[0, 2]) == pytest.approx(0.5, rel=0, abs=math.sqrt(8 * eps) / (2 * math.pi))
+    F = kernels.backward_kernel(X, init="algorithm1")
+    assert F.shape == (1, 3, 3) and float(F[0, 0, 1]) == pytest.approx(0.25, rel=1e-15)
+
+    X = torch.tensor([[[1.0], [0.0]], [[0.0], [2.0]]], dtype=torch.float64)
+    a = 1 / 8
+    rho1 = 1 / math.sqrt(1 + a)
+    K1 = math.sqrt(1 + a) * _kappa_by_hand(rho1)
+    rho2 = K1 / math.sqrt((1 + a) * (1 + 4 * a))
+    H12 = 0.5 * _sigma_by_hand(rho1) * _sigma_by_hand(rho2) + 0.5 * _sigma_by_hand(rho2) * K1
+    H = kernels.ntk(X, init="paper")
+    assert float(H[0, 1]) == pytest.approx(H12, rel=1e-15)
+    assert float(H[1, 0]) == float(H[0, 1])
+    assert float(H[0, 0]) == pytest.approx(0.5 * (2 + a), rel=1e-15)
+    assert float(H[1, 1]) == pytest.approx(1.0, rel=1e-15)
+    F = kernels.backward_kernel(X, init="paper")
+    assert float(F[0, 0, 1]) == pytest.approx(0.5 * _sigma_by_hand(rho1) * _sigma_by_hand(rho2), rel=1e-15)
+    assert float(F[1, 0, 1]) == pytest.approx(0.5 * _sigma_by_hand(rho2), rel=1e-15)
+
+
+@pytest.mark.parametrize("fn", [kernels.backward_kernel, kernels.ntk])
+def test_backward_kernel_and_ntk_reject_bad_input(fn):
+    with pytest.raises(ValueError, match=r"X must have shape \(n, L, d\)"):
+        fn(torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"X must have shape \(n, L, d\)"):
+        fn(torch.zeros(1, 3, 2, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="X contains NaN or infinite"):
+        fn(torch.tensor([[[1.0], [math.nan]]]))
+    with pytest.raises(ValueError, match="X contains NaN or infinite"):
+        fn(torch.tensor([[[-math.inf]]]))
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        fn(torch.ones(2, 2, 2), init="he")
+    with pytest.raises(TypeError, match="init must be a str"):
+        fn(torch.ones(2, 2, 2), init=3)
+    with pytest.raises(ValueError, match="block_rows must be >= 1"):
+        fn(torch.ones(2, 2, 2), block_rows=0)
+    with pytest.raises(TypeError, match="must be numeric"):
+        fn([["a"]])
+
+
+def test_backward_kernel_and_ntk_cpu_equal_cuda(cuda_only):
+    """The same closed forms on both devices: only the libraries' arccos/sqrt roundings differ
+    (a few ulps, amplified at most by Sigma's slope away from rho = 1, where these inputs' rho
+    stay): 1e-13, as for the forward kernel."""
+    X = sequences(20, 6, 3, seed=23)
+    for init in ("paper", "algorithm1"):
+        torch.testing.assert_close(kernels.backward_kernel(X.cuda(), init=init).cpu(),
+                                   kernels.backward_kernel(X, init=init), rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(kernels.ntk(X.cuda(), init=init).cpu(), kernels.ntk(X, init=init),
+                                   rtol=1e-13, atol=1e-13)
+
+
+def test_backward_asymptote_algorithm1_matches_the_recursion():
+    """Derived in the backward-kernel chapter: with a = 1 and unit inputs drawn afresh,
+    -log 2F^1 ~ C L^(2/3).  The recursion (exact) is compared in log: the first neglected term is
+    relatively O(L^(-1/3)) (the next order of eps_k ~ (c k)^(-2/3)), so at L = 4096 the ratio of logs
+    must be within 4096^(-1/3) = 1/16 of 1."""
+    X = concepts.sample_sequences(8, 4096, 5, c_min=1.0, c_max=1.0, seed=5)
+    rho = kernels.forward_correlation(X, init="algorithm1")
+    iu = torch.triu_indices(8, 8, 1)
+    # a = 1 does not depend on L, so a length-L prefix has the same rho^1..rho^L.
+    log_2f1 = torch.log(kernels.sigma(rho[:, iu[0], iu[1]])).sum(0).median()
+    ratio = float(log_2f1 / torch.log(kernels.backward_asymptote(4096.0, init="algorithm1")))
+    assert abs(ratio - 1) < 4096 ** (-1 / 3)
+
+
+def test_backward_asymptote_paper_is_the_large_L_limit():
+    """Derived in the chapter: under Section 3's a = 1/L^3, 2F^1 -> exp(-(sqrt 2/pi) int sqrt(u)),
+    u' = 1 - c u^(3/2).  At L = 1024 the per-pair spread is ~0.002 (the random walk of sum X_i^T X_j,
+    sd ~ 1/sqrt(d L) in relative distance) and the finite-L bias O(1/L); the median over 496 pairs
+    must be within 0.003 (without the cusp term u' = 1 the limit would be exp(-2 sqrt 2/(3 pi))
+    = 0.7407, 0.006 away: the test tells the two apart)."""
+    X = concepts.sample_sequences(32, 1024, 5, c_min=1.0, c_max=1.0, seed=0)
+    F = kernels.backward_kernel(X, init="paper")
+    iu = torch.triu_indices(32, 32, 1)
+    limit = float(kernels.backward_asymptote(1024.0, init="paper"))
+    assert abs(float((2 * F[0][iu[0], iu[1]]).median()) - limit) < 0.003
+    assert limit == pytest.approx(0.7471, abs=5e-4)
+
+
+def test_backward_asymptote_rejects_bad_input():
+    with pytest.raises(ValueError, match="L must be positive"):
+        kernels.backward_asymptote(0.0, init="paper")
+    with pytest.raises(ValueError, match="unknown init"):
+        kernels.backward_asymptote(10.0, init="box")

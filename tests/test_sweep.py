@@ -115,3 +115,13 @@ def test_inventory_summarises_sweep_files(toy, tmp_path):
     (row,) = sweep.inventory(tmp_path)
     assert row["sweep"] == "toy" and row["profile"] == "paper" and row["units"] == 4
     assert row["file"] == "toy.paper.json" and row["where"] and row["compute seconds"] >= 0
+
+
+def test_progress_bar_without_tqdm(monkeypatch, capsys):
+    """On a machine without tqdm (the bare GPU image) the sweep still reports progress: every step
+    is yielded, in order, and a line per step goes to stderr."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` raise ImportError
+    assert list(sweep.progress_bar(iter(["a", "b", "c"]), "toy")) == ["a", "b", "c"]
+    assert capsys.readouterr().err.splitlines() == ["toy: 1/3", "toy: 2/3", "toy: 3/3"]
