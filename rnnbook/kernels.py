@@ -40,8 +40,9 @@ from .model import check_inputs, get_init
 # or bad input and is reported rather than clipped.
 _RHO_SLACK = 1e-12
 # Rows per block of the pair recursion: about 2^19 pairs (4 MB) per block, measured fastest at
-# n = 4096 on 2 cores.
-_BLOCK_PAIRS = 1 << 19
+# n = 4096 on 2 cores.  A GPU wants few large kernels instead: 2^26 pairs (512 MB per temporary);
+# the CPU block size made forward_kernel 3-8x slower than the full-matrix recursion on an H200.
+_BLOCK_PAIRS = {"cpu": 1 << 19, "cuda": 1 << 26}
 
 
 def _clip_rho(rho: torch.Tensor, what: str) -> torch.Tensor:
@@ -185,9 +186,10 @@ def _check_layers(layers, L: int) -> list[int]:
     return out
 
 
-def _block_rows(n: int, block_rows) -> int:
+def _block_rows(n: int, block_rows, device: torch.device) -> int:
     if block_rows is None:
-        return max(1, min(n, _BLOCK_PAIRS // max(n, 1)))
+        pairs = _BLOCK_PAIRS.get(device.type, _BLOCK_PAIRS["cpu"])
+        return max(1, min(n, pairs // max(n, 1)))
     return check_int(block_rows, name="block_rows", minimum=1)
 
 
@@ -247,7 +249,7 @@ def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Te
             _store(out, idx, s, e, K)
 
     if any(l > 0 for l in which):
-        _recurse_blocks(X, a, diag, _block_rows(n, block_rows), visit)
+        _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
     return out
 
 
@@ -262,7 +264,7 @@ def forward_correlation(X, *, init="paper", block_rows=None) -> torch.Tensor:
     def visit(l, s, e, S, rho, K):
         _store(out, l - 1, s, e, rho)
 
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows), visit)
+    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
     return out
 
 
@@ -322,7 +324,7 @@ def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
         if l == L:
             _store(out, 0, s, e, state["G"].mul_(0.5))
 
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows), visit)
+    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
     return out[0]
 
 

@@ -306,7 +306,7 @@ def test_backward_kernel_errors_match_a_direct_computation():
     directly from the public functions for one network: the normalised diagonal-block RMS, the
     RMS of the l != l' terms at lag 1 and the NTK's relative Frobenius error."""
     X = unit_sequences(5, 4, 3, seed=11)
-    out = empirical.backward_kernel_errors(X, [48], 2, init="algorithm1", seed=30)
+    out = empirical.backward_kernel_errors(X, [48], 2, init="algorithm1", seed=30, device="cpu")
     assert out["diagonal"].shape == (1, 2, 4) and out["cross"].shape == (1, 2, 3)
     assert out["ntk"].shape == (1, 2) and out["ntk_literal"].shape == (1, 2)
     p = model.init_params(48, 3, 4, init="algorithm1", generator=make_generator(31, "cpu"))
