@@ -158,7 +158,7 @@ def backward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, dtype=torc
     * ``"diagonal"`` (W, S, L): root mean square over pairs i <= j of
       (<delta_l(x_i), delta_l(x_j)> - F^l_ij) / sqrt(F^l_ii F^l_jj), l = 1..L (eq. 27);
     * ``"cross"`` (W, S, L-1): root mean square over all pairs (i, j) and all l != l' with
-      |l - l'| = 1..L-1 of <delta_l(x_i), delta_l'(x_j)> / sqrt(F^l_ii F^l'_jj) (eq. 26: -> 0);
+      lag abs(l - l') = 1..L-1 of <delta_l(x_i), delta_l'(x_j)> / sqrt(F^l_ii F^l'_jj) (eq. 26: -> 0);
     * ``"ntk"`` (W, S): ||H^(m) - H||_F / ||H||_F with H = sum_l F^l o K^{l-1};
     * ``"ntk_literal"`` (W, S): the same against eq. (23) read literally, sum_l F^l o K^l (h_l in
       place of h_{l-1}) -- the errata's test of which kernel the finite network approaches."""

@@ -87,9 +87,27 @@ def test_forward_kernel_sweep_matches_a_direct_computation(tmp_path):
     tiny = profiles.Profile(**{**profiles.get("quick").__dict__, "name": "quick", "fk_widths": (16,),
                                "fk_seeds": 2, "fk_n": 3, "fk_L": 3})
     res = sweep.run("forward_kernel_mc", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-    X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED)
+    X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
     direct = empirical.forward_kernel_errors(X, [16], 2, init="paper", seed=SEED + 200_000, device="cpu")[0]
     np.testing.assert_allclose(res.value(init="paper", m=16), direct, rtol=0, atol=0)
+
+
+def test_backward_kernel_sweep_matches_a_direct_computation(tmp_path):
+    """The registered Theorem 6 sweep computes exactly what empirical.backward_kernel_errors gives,
+    with its networks seeded apart from the forward sweep's."""
+    from rnnbook import concepts, empirical
+    from rnnbook.sweeps import SEED
+
+    tiny = profiles.Profile(**{**profiles.get("quick").__dict__, "name": "quick", "fk_widths": (16,),
+                               "fk_seeds": 2, "fk_n": 3, "fk_L": 3})
+    res = sweep.run("backward_kernel_mc", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
+    direct = empirical.backward_kernel_errors(X, [16], 2, init="algorithm1", seed=SEED + 150_000,
+                                              device="cpu")
+    got = res.value(init="algorithm1", m=16)
+    assert sorted(got) == sorted(direct)
+    for key, value in direct.items():
+        np.testing.assert_allclose(got[key], value[0], rtol=0, atol=0)
 
 
 def test_best_prefers_complete_committed_results(toy, tmp_path, monkeypatch):
