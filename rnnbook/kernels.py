@@ -193,12 +193,29 @@ def _block_rows(n: int, block_rows, device: torch.device) -> int:
     return check_int(block_rows, name="block_rows", minimum=1)
 
 
+def _prefix_ids(X: torch.Tensor) -> torch.Tensor:
+    """ids[l-1, i] == ids[l-1, j] exactly when sequences i and j agree on X_1..X_l: shape (L, n)."""
+    n, L, _ = X.shape
+    ids = torch.empty((L, n), dtype=torch.long, device=X.device)
+    prev = torch.zeros(n, dtype=torch.long, device=X.device)
+    for l in range(L):
+        step = torch.unique(X[:, l], dim=0, return_inverse=True)[1]
+        prev = torch.unique(torch.stack([prev, step], dim=1), dim=0, return_inverse=True)[1]
+        ids[l] = prev
+    return ids
+
+
 def _recurse_blocks(X, a, diag, block_rows, visit):
     """Run the pair recursion over row blocks of the upper triangle.  For each block of rows
     [s, e) against columns [s, n) and each layer l = 1..L, call visit(l, s, e, S, rho, K)."""
     n, L, _ = X.shape
     root = diag.sqrt()
     inv_root = 1.0 / root
+    # Sequences that agree on X_1..X_l have rho^l = 1 exactly, but S_ij / sqrt(S_ii S_jj) rounds to
+    # 1 - 1e-16, which Sigma's infinite slope at 1 turns into an error of sqrt(2e-16)/pi ~ 5e-9 on F
+    # and H: duplicated inputs would look linearly independent.  So such pairs (the diagonal
+    # among them) get rho = 1.
+    ids = _prefix_ids(X)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         K = torch.ones((e - s, n - s), dtype=X.dtype, device=X.device)
@@ -207,9 +224,7 @@ def _recurse_blocks(X, a, diag, block_rows, visit):
             S = torch.addmm(K, Xl[s:e], Xl[s:].T, alpha=a)
             rho = S * inv_root[l, s:e, None] * inv_root[l, None, s:]
             _clip_rho(rho, f"rho^{l}")
-            # rho_ii = 1 exactly; rounding it to 1 - 1e-16 would cost Sigma (infinite slope at 1)
-            # an error of sqrt(2e-16)/pi ~ 5e-9 on F's diagonal.
-            rho[:, : e - s].diagonal().fill_(1.0)
+            rho.masked_fill_(ids[l - 1, s:e, None] == ids[l - 1, None, s:], 1.0)
             K = _kappa_(rho).mul_(root[l, s:e, None]).mul_(root[l, None, s:])
             visit(l, s, e, S, rho, K)
 

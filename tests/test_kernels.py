@@ -365,16 +365,14 @@ def test_ntk_hand_computed_cases():
     H_11 = 1/2 (1 + (1 + a)), H_22 = 1/2 (1 + 1).  A few roundings of math's functions: 1e-15
     relative.
 
-    Two identical inputs i != j have rho_ij = 1 only up to rounding (S_ij / sqrt(S_ii S_jj) is
-    computed as S_ij x (1/sqrt S_ii) x (1/sqrt S_jj), here 1 - 2^-52), and Sigma's infinite slope
-    at 1 turns rho = 1 - delta into Sigma = 1 - sqrt(2 delta)/pi: with delta <= 4 eps the entry
-    Sigma/2 is off by at most sqrt(8 eps)/(2 pi) = 2.2e-9 -- only the diagonal is exact."""
+    Two identical inputs i != j must give identical rows of F and H, exactly: S_ij / sqrt(S_ii S_jj)
+    rounds to 1 - 2^-52, harmless for K, but Sigma's infinite slope at 1 would turn it into an
+    error of 2.2e-9 (the recursion sets rho = 1 for sequences with equal prefixes)."""
     X = torch.tensor([[[1.0]], [[-1.0]], [[1.0]]], dtype=torch.float64)
     H = kernels.ntk(X, init="algorithm1")
     assert float(H[0, 1]) == pytest.approx(0.25, rel=1e-15)
     assert float(H[0, 0]) == 0.5 and float(H[2, 2]) == 0.5
-    eps = torch.finfo(torch.float64).eps
-    assert float(H[0, 2]) == pytest.approx(0.5, rel=0, abs=math.sqrt(8 * eps) / (2 * math.pi))
+    assert float(H[0, 2]) == 0.5 and torch.equal(H[0], H[2])
     F = kernels.backward_kernel(X, init="algorithm1")
     assert F.shape == (1, 3, 3) and float(F[0, 0, 1]) == pytest.approx(0.25, rel=1e-15)
 
@@ -459,3 +457,25 @@ def test_backward_asymptote_rejects_bad_input():
         kernels.backward_asymptote(0.0, init="paper")
     with pytest.raises(ValueError, match="unknown init"):
         kernels.backward_asymptote(10.0, init="box")
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_duplicated_and_prefix_sharing_sequences_are_exact(init, device):
+    """rho^l = 1 exactly for sequences that agree on X_1..X_l (Remark 4.2's degeneracy must not be
+    faked by rounding, nor hidden): a duplicated sequence gives the same rows of F and H up to the
+    rounding of the inner products (1e-14; before the fix, Sigma's slope at 1 made it 5e-9), so H
+    is singular to rounding, and a sequence that differs only from step 3 on has
+    F^l_ij = F^l_ii Sigma(rho^3).. products with the factors for l < 3 exactly 1."""
+    X = concepts.sample_sequences(4, 5, 3, c_min=0.5, c_max=1.5, seed=8, device=device)
+    X = torch.cat([X, X[:1]])          # 4 is a copy of 0
+    X[1, :2] = X[0, :2]                # 1 shares X_1, X_2 with 0
+    rho = kernels.forward_correlation(X, init=init)
+    assert torch.all(rho[:, 0, 4] == 1.0) and torch.all(rho[:2, 0, 1] == 1.0)
+    assert float(rho[2:, 0, 1].max()) < 1.0
+    F = kernels.backward_kernel(X, init=init)
+    H = kernels.ntk(X, init=init)
+    assert float((H[0] - H[4]).abs().max()) <= 1e-14 * float(H.abs().max())
+    assert float((F[:, 0] - F[:, 4]).abs().max()) <= 1e-14
+    # F^1 = F^3 for the pair sharing two steps (Sigma(1) = 1 for layers 1, 2)
+    assert float(F[0, 0, 1]) == float(F[2, 0, 1])
+    assert float(torch.linalg.eigvalsh(H)[0]) <= 5 * torch.finfo(torch.float64).eps * float(H.norm())
