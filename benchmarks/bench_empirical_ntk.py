@@ -25,10 +25,14 @@ The last line is ``ratio_vs_jacobian: <number>`` (``seconds: <t>`` with --skip-r
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import torch
 from torch.func import jacrev, jvp, vjp, vmap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # when imported from elsewhere (the book)
+from bench_kernels import _time  # noqa: E402  (one timer for every benchmark)
 
 from rnnbook.device import describe, get_device, make_generator
 from rnnbook.empirical import empirical_ntk
@@ -73,16 +77,6 @@ def ntk_vector_products(W, A, B, M0, X, chunk_size=None):
         chunk_size = max(1, min(n, _VP_CHUNK_ENTRIES // (m * m)))
     basis = torch.eye(n, dtype=W.dtype, device=W.device)
     return vmap(row, chunk_size=chunk_size)(basis)
-
-
-def _time(fn, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t
 
 
 def _best(fn, device, repeat):

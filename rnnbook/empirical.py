@@ -125,13 +125,9 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
     scale = torch.sqrt(diag[:, :, None] * diag[:, None, :])
     iu = torch.triu_indices(n, n, device=dev)
     out = np.empty((len(widths), seeds, L + 1))
-    steps = [(w, s) for w in range(len(widths)) for s in range(seeds)]
-    if progress:
-        steps = progress_bar(steps, "Theorem 5 Monte Carlo")
     Xd = X.to(dtype)
-    for w, s in steps:
-        p = init_params(widths[w], d, L, init=init, generator=make_generator(seed + s, dev), dtype=dtype,
-                        device=dev)
+    bar = progress and "Theorem 5 Monte Carlo"
+    for w, s, p in _networks(widths, seeds, seed, d, L, init, dtype, dev, bar):
         C = forward_correlations(p, Xd).to(torch.float64)
         e = ((C - K) / scale)[:, iu[0], iu[1]]
         e = e.square().mean(dim=1).sqrt() if metric == "rms" else e.abs().amax(dim=1)
@@ -146,6 +142,17 @@ def _check_sweep_args(widths, seeds, seed):
     if not widths:
         raise ValueError("widths must not be empty")
     return widths, seeds, seed
+
+
+def _networks(widths, seeds, seed, d, L, init, dtype, device, progress):
+    """(width index, network index, parameters) for every width and network of a Monte Carlo sweep,
+    network s seeded seed + s; ``progress``: a description for a progress bar, or False."""
+    steps = [(w, s) for w in range(len(widths)) for s in range(seeds)]
+    if progress:
+        steps = progress_bar(steps, progress)
+    for w, s in steps:
+        yield w, s, init_params(widths[w], d, L, init=init, generator=make_generator(seed + s, device),
+                                dtype=dtype, device=device)
 
 
 def backward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, dtype=torch.float64, device=None,
@@ -175,13 +182,9 @@ def backward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, dtype=torc
     lag = (torch.arange(L, device=dev)[:, None] - torch.arange(L, device=dev)[None, :]).abs()
     out = {"diagonal": np.empty((len(widths), seeds, L)), "cross": np.empty((len(widths), seeds, L - 1)),
            "ntk": np.empty((len(widths), seeds)), "ntk_literal": np.empty((len(widths), seeds))}
-    steps = [(w, s) for w in range(len(widths)) for s in range(seeds)]
-    if progress:
-        steps = progress_bar(steps, "Theorem 6 Monte Carlo")
     Xd = X.to(dtype)
-    for w, s in steps:
-        p = init_params(widths[w], d, L, init=init, generator=make_generator(seed + s, dev), dtype=dtype,
-                        device=dev)
+    bar = progress and "Theorem 6 Monte Carlo"
+    for w, s, p in _networks(widths, seeds, seed, d, L, init, dtype, dev, bar):
         states = forward(p, Xd, return_states=True)[1]
         delta = backward_vectors(p, Xd, states=states)
         C = _layer_gram(delta).to(torch.float64)  # (L, L, n, n)

@@ -47,6 +47,21 @@ def normalised_deviation(init, X, m, seeds, seed0):
     return devs.mean(0), devs.std(0) / seeds**0.5
 
 
+def assert_richardson_zero(e1, s1, m1, e2, s2, m2):
+    """Richardson-extrapolate means e1, e2 (standard errors s1, s2) at widths m1 < m2 to m = oo,
+    (m2 e2 - m1 e1)/(m2 - m1), and require every upper-triangle entry (all layers) to be zero within
+    z standard errors, z from the family-wise false-alarm rate ALPHA (Bonferroni).  Returns the
+    extrapolation's standard errors."""
+    extrapolated = (m2 * e2 - m1 * e1) / (m2 - m1)
+    se = torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1)
+    n = e1.shape[-1]
+    iu = torch.triu_indices(n, n)
+    z_scores = (extrapolated / se)[:, iu[0], iu[1]]  # layers, pairs i <= j
+    z = norm.ppf(1 - ALPHA / (2 * z_scores.numel()))
+    assert float(z_scores.abs().max()) <= z, (z_scores, z)
+    return se
+
+
 @pytest.mark.parametrize("init", ["paper", "algorithm1"])
 def test_monte_carlo_converges_to_the_forward_kernel(init):
     """Theorem 5: E<h_l(x_i), h_l(x_j)> = K^l_ij + b/m + O(1/m^2).  The mean over many networks at
@@ -59,12 +74,7 @@ def test_monte_carlo_converges_to_the_forward_kernel(init):
     m1, r1, m2, r2 = 64, 4000, 256, 4000
     e1, s1 = normalised_deviation(init, X, m1, r1, seed0=10_000)
     e2, s2 = normalised_deviation(init, X, m2, r2, seed0=20_000)
-    extrapolated = (m2 * e2 - m1 * e1) / (m2 - m1)
-    se = torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1)
-    iu = torch.triu_indices(3, 3)
-    z_scores = (extrapolated / se)[:, iu[0], iu[1]]  # layers 0..L, pairs i <= j
-    z = norm.ppf(1 - ALPHA / (2 * z_scores.numel()))
-    assert float(z_scores.abs().max()) <= z, (z_scores, z)
+    se = assert_richardson_zero(e1, s1, m1, e2, s2, m2)
     assert float(se.max()) < 0.015  # the power its docstring claims
     # And the mean bias really is O(1/m): a quarter of it at 8x the width would be generous.
     assert float(e2.abs().max()) < float(e1.abs().max())
@@ -234,12 +244,7 @@ def test_monte_carlo_converges_to_the_backward_kernel(init):
     m1, r1, m2, r2 = 64, 4000, 256, 4000
     e1, s1 = backward_deviation(init, X, m1, r1, seed0=30_000)
     e2, s2 = backward_deviation(init, X, m2, r2, seed0=40_000)
-    extrapolated = (m2 * e2 - m1 * e1) / (m2 - m1)
-    se = torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1)
-    iu = torch.triu_indices(3, 3)
-    z_scores = (extrapolated / se)[:, iu[0], iu[1]]  # layers 1..L, pairs i <= j
-    z = norm.ppf(1 - ALPHA / (2 * z_scores.numel()))
-    assert float(z_scores.abs().max()) <= z, (z_scores, z)
+    se = assert_richardson_zero(e1, s1, m1, e2, s2, m2)
     assert float(se.max()) < 0.006  # the power its docstring claims
 
 
