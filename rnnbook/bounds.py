@@ -12,7 +12,7 @@ from typing import NamedTuple
 import torch
 
 from .device import as_tensor
-from .kernels import backward_kernel, forward_correlation, sigma
+from .kernels import _backward_products_, forward_correlation, sigma
 from .posdef import check_symmetric, psd_tolerance
 
 # Below this estimated relative error a Cholesky solve is used; above it, the eigendecomposition.
@@ -99,9 +99,8 @@ def backward_dominance(X, *, init="paper") -> BackwardDominance:
     the off-diagonal pairs).  ``naive`` is the lower bound 2^-(L-l+1) from Sigma(rho) >= 1/2
     entrywise as PSD matrices (Sigma = J/2 + arcsin(rho)/pi, arcsin's series has positive
     coefficients) and the Schur product theorem -- Remark 4.2's "naive estimation"."""
-    rho = forward_correlation(X, init=init)
-    F = backward_kernel(X, init=init)
-    S = sigma(rho)
+    S = sigma(forward_correlation(X, init=init))
+    F = _backward_products_(S.clone())  # F^l from the same Sigma(rho^l): one forward recursion
     L, n, _ = F.shape
     if n < 2:
         raise ValueError(f"X must hold at least 2 sequences, got n = {n}")

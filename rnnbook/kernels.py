@@ -311,7 +311,11 @@ def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
     eq. (27) writes a further 1/m, which matches B ~ N(0, 1) instead.  The paper only bounds F^l
     from below (eq. 29); this is its exact value.  F^l_ii = 1/2 for every l and input."""
     rho = forward_correlation(X, init=init, block_rows=block_rows)
-    F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
+    return _backward_products_(_sigma_(rho))  # in place over rho's storage: rho is not needed again
+
+
+def _backward_products_(F: torch.Tensor) -> torch.Tensor:
+    """Turn Sigma(rho^1)..Sigma(rho^L), shape (L, n, n), into F^1..F^L in place (suffix products / 2)."""
     F[-1].mul_(0.5)
     for l in range(F.shape[0] - 2, -1, -1):
         F[l].mul_(F[l + 1])
