@@ -7,12 +7,13 @@ numerically singular matrix is an error, never a silently wrong number.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import torch
 
-from .device import as_tensor
-from .kernels import _backward_products_, forward_correlation, sigma
+from .device import as_tensor, check_int, check_real, check_sequences
+from .kernels import _backward_products_, forward_correlation, forward_diagonal, ntk, sigma
 from .posdef import check_symmetric, psd_tolerance
 
 # Below this estimated relative error a Cholesky solve is used; above it, the eigendecomposition.
@@ -69,14 +70,35 @@ def dominance_constant(A, B) -> float:
     B = check_symmetric(B, name="B").to(device=A.device, dtype=torch.float64)
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {tuple(A.shape)} and {tuple(B.shape)}")
+    return float(dominance_constants(A, [B])[0])
+
+
+def _factor(A: torch.Tensor, name: str) -> torch.Tensor:
+    """The Cholesky factor of a positive definite A, or a ValueError naming it."""
     chol, info = torch.linalg.cholesky_ex(A)
-    lam_a = torch.linalg.eigvalsh(A)
-    if int(info) != 0 or float(lam_a[0]) <= psd_tolerance(A):
-        raise ValueError(f"A must be positive definite (smallest eigenvalue {float(lam_a[0]):.3g})")
-    C = torch.linalg.solve_triangular(chol, B, upper=False)
-    C = torch.linalg.solve_triangular(chol, C.T, upper=False)
-    top = float(torch.linalg.eigvalsh((C + C.T) / 2)[-1])
-    return float("inf") if top <= 0 else 1.0 / top
+    lam_min = float(torch.linalg.eigvalsh(A)[0])
+    if int(info) != 0 or lam_min <= psd_tolerance(A):
+        raise ValueError(f"{name} must be positive definite (smallest eigenvalue {lam_min:.3g}, "
+                         f"rounding tolerance {psd_tolerance(A):.3g})")
+    return chol
+
+
+def dominance_constants(A, Bs, *, name: str = "A") -> torch.Tensor:
+    """:func:`dominance_constant` of ``A`` against each matrix of ``Bs`` (a sequence, or a tensor
+    of shape (k, n, n)), factoring A once: a float64 tensor of shape (k,) on the CPU."""
+    A = check_symmetric(A, name=name).to(torch.float64)
+    chol = _factor(A, name)
+    out = []
+    for k, B in enumerate(Bs):
+        B = check_symmetric(B, name=f"Bs[{k}]").to(device=A.device, dtype=torch.float64)
+        if B.shape != A.shape:
+            raise ValueError(f"{name} and Bs[{k}] must have the same shape, got {tuple(A.shape)} and "
+                             f"{tuple(B.shape)}")
+        C = torch.linalg.solve_triangular(chol, B, upper=False)
+        C = torch.linalg.solve_triangular(chol, C.T, upper=False)
+        top = float(torch.linalg.eigvalsh((C + C.T) / 2)[-1])
+        out.append(math.inf if top <= 0 else 1.0 / top)
+    return torch.tensor(out, dtype=torch.float64)
 
 
 class BackwardDominance(NamedTuple):
@@ -109,3 +131,188 @@ def backward_dominance(X, *, init="paper") -> BackwardDominance:
     rayleigh = (F[:, off].mean(dim=1) / S[:, off].mean(dim=1)).cpu()
     naive = 2.0 ** -(L - torch.arange(L, dtype=torch.float64))
     return BackwardDominance(xi, rayleigh, naive)
+
+
+# ----------------------------------------------------------------------------------------------
+# Theorem 4's sketch: kernels of the inputs that H^inf must dominate, eqs. (30)-(36).
+
+_SCALES = ("product", "max")
+
+
+def _check_positions(positions, L: int) -> list[int]:
+    if isinstance(positions, int):
+        positions = [positions]
+    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__len__"):
+        raise TypeError("positions must be an int or a sequence of ints (1-based)")
+    out = [check_int(p, name="positions") for p in positions]
+    if not out:
+        raise ValueError("positions must not be empty")
+    bad = [p for p in out if not 1 <= p <= L]
+    if bad:
+        raise ValueError(f"positions must lie in 1..L = 1..{L} (1-based, as in the paper), got {bad}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"positions must be distinct, got {out}")
+    return out
+
+
+def position_kernel(X, positions, p: int, *, scale: str = "product") -> torch.Tensor:
+    """The (n, n) matrix of normalised p-th powers of inner products of the inputs at ``positions``
+    (1-based) that Theorem 4's sketch needs H^inf to dominate.  With Z_i = [X_{i,r_1}, ..., X_{i,r_N}]:
+
+    * ``scale="product"``: (Z_i^T Z_j / (||Z_i|| ||Z_j||))^p -- eq. (33) for one position
+      ((X_l^T X_l)^{o p} of eqs. (30)-(31) over the norms), eq. (36) for the window
+      positions l-a..l (without its extra 2^(-a p), a constant factor);
+    * ``scale="max"``: (Z_i^T Z_j / (N max_n ||X_{i,r_n}|| max_n ||X_{j,r_n}||))^p -- eq. (35).
+
+    Entries lie in [-1, 1]; p = 0 gives the all-ones matrix.  A zero input is a ``ValueError``."""
+    X = check_sequences(X, name="X").to(torch.float64)
+    n, L, _ = X.shape
+    pos = _check_positions(positions, L)
+    p = check_int(p, name="p", minimum=0)
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be one of {_SCALES}, got {scale!r}")
+    Z = X[:, [r - 1 for r in pos], :]  # (n, N, d)
+    norms = torch.linalg.vector_norm(Z, dim=-1)
+    if bool((norms == 0).any()):
+        raise ValueError("X has a zero vector at one of the positions: the normalisation is undefined")
+    Z = Z.reshape(n, -1)
+    if scale == "product":
+        u = Z / torch.linalg.vector_norm(Z, dim=-1, keepdim=True)
+        G = u @ u.T
+    else:
+        m = norms.amax(dim=1)
+        G = (Z @ Z.T) / (len(pos) * m[:, None] * m[None, :])
+    G = (G + G.T) / 2
+    return G.pow(p)
+
+
+def kernel_dominance(H, X, positions, powers, *, scale: str = "product") -> torch.Tensor:
+    """xi_p = the largest xi with H - xi K_p >= 0 for each p of ``powers``, K_p the
+    :func:`position_kernel` of the same positions: the constants of eqs. (30), (33), (35), (36) on
+    the sample X.  Each xi_p can only shrink as points are added (a principal submatrix of a PSD
+    matrix is PSD), so the paper's sample-free constant is at most the value on any sample.
+    Shape (len(powers),), float64."""
+    Xt = check_sequences(X, name="X")
+    H = check_symmetric(H, name="H")
+    if H.shape[0] != Xt.shape[0]:
+        raise ValueError(f"H must be (n, n) with n = {Xt.shape[0]} sequences of X, got {tuple(H.shape)}")
+    if isinstance(powers, int):
+        powers = [powers]
+    return dominance_constants(H, [position_kernel(Xt, positions, p, scale=scale).to(H.device)
+                                   for p in powers], name="H")
+
+
+def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
+    """The best constants of eq. (32): for each l = 1..L the largest xi_l with
+    H^inf - xi_l Q_l o Sigma(rho^l) >= 0, where Q_l = sqrt(S^l_ii S^l_jj) and
+    Q_l Sigma(rho^l) is eq. (32)'s Q_l Sigma({a <X_{i,l}, X_{j,l}> + K^{l-1}_ij} / Q_l).  The paper
+    claims xi_l >= 1/O(L^4).  ``H`` (the NTK of X under ``init``) is computed when not given.
+    Shape (L,), float64."""
+    Xt = check_sequences(X, name="X")
+    if H is None:
+        H = ntk(Xt, init=init)
+    H = check_symmetric(H, name="H")
+    if H.shape[0] != Xt.shape[0]:
+        raise ValueError(f"H must be (n, n) with n = {Xt.shape[0]} sequences of X, got {tuple(H.shape)}")
+    S = sigma(forward_correlation(Xt, init=init)).to(H.device)
+    root = forward_diagonal(Xt, init=init)[1:].sqrt().to(H.device)  # sqrt(S^l_ii), l = 1..L
+    S.mul_(root[:, :, None]).mul_(root[:, None, :])
+    return dominance_constants(H, S, name="H")
+
+
+def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list[QuadraticForm]:
+    """:func:`inverse_quadratic_form` of the leading (k, k) block of ``M`` and the first k entries
+    of ``y`` for each k of ``sizes``: the quantity of Theorem 3 on nested samples.  It is
+    nondecreasing in k (by the Schur complement), and stays bounded exactly when y is the sample of a
+    function of finite norm in M's reproducing-kernel space."""
+    M = check_symmetric(M, name=name)
+    y = as_tensor(y, name="y", dtype=torch.float64, device=M.device)
+    n = M.shape[0]
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
+    if isinstance(sizes, int):
+        sizes = [sizes]
+    out = []
+    for k in sizes:
+        k = check_int(k, name="sizes", minimum=1)
+        if k > n:
+            raise ValueError(f"sizes must not exceed n = {n}, got {k}")
+        out.append(inverse_quadratic_form(M[:k, :k], y[:k], name=f"{name}[:{k}, :{k}]"))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The generalisation bound (17) and Remark 3.1, with the constants hidden in O~ as parameters.
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundConstants:
+    """The constants eq. (17) hides: bound = ``main`` C*^2 log(n)^``log_power`` / n
+    + ``confidence`` log(1/delta) / n.  The paper gives none of them; the defaults (1, 0, 1) are the
+    most favourable reading of its O~ and O."""
+
+    main: float = 1.0
+    log_power: float = 0.0
+    confidence: float = 1.0
+
+    def __post_init__(self):
+        check_real(self.main, name="main", positive=True)
+        check_real(self.log_power, name="log_power", nonnegative=True)
+        check_real(self.confidence, name="confidence", nonnegative=True)
+
+
+def _check_delta(delta) -> float:
+    delta = check_real(delta, name="delta", positive=True)
+    if delta > math.exp(-1):
+        raise ValueError(f"delta must lie in (0, 1/e] (Theorem 2), got {delta}")
+    return delta
+
+
+def generalization_bound(c_star, n, delta, *, constants: BoundConstants = BoundConstants()) -> float:
+    """The right-hand side of eq. (17), a bound on (1/n) sum_k L^{0-1}_D(W_k):
+    main C*^2 log(n)^log_power / n + confidence log(1/delta) / n (see :class:`BoundConstants`).
+    ``c_star`` is C(F*) of eq. (10)/(12) -- or, for Theorem 3's eq. (19), sqrt(y~^T (H^inf)^-1 y~).
+    Values above 1 are returned as they are: a 0-1 error bound above 1 says nothing."""
+    c_star = check_real(c_star, name="c_star", positive=True)
+    n = check_real(n, name="n", positive=True)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    delta = _check_delta(delta)
+    if not isinstance(constants, BoundConstants):
+        raise TypeError(f"constants must be a BoundConstants, got {type(constants).__name__}")
+    return (constants.main * c_star**2 * math.log(n) ** constants.log_power
+            + constants.confidence * math.log(1 / delta)) / n
+
+
+def samples_needed(eps, c_star, delta, *, constants: BoundConstants = BoundConstants()) -> int:
+    """The smallest n with :func:`generalization_bound` <= ``eps`` (Remark 3.1's question: how many
+    SGD steps, one fresh sample each, reach population 0-1 error eps).  With log_power > 0 the bound
+    is decreasing only for n > e^log_power; the search starts there."""
+    eps = check_real(eps, name="eps", positive=True)
+    if eps >= 1:
+        raise ValueError(f"eps must lie in (0, 1), got {eps}")
+
+    def ok(n: int) -> bool:
+        return generalization_bound(c_star, n, delta, constants=constants) <= eps
+
+    lo = max(1, math.ceil(math.exp(constants.log_power)))
+    if ok(lo):
+        return lo
+    hi = 2 * lo
+    while not ok(hi):
+        hi *= 2
+        if hi > 2**200:
+            raise OverflowError("samples_needed: n beyond 2^200")
+    while hi - lo > 1:  # ok(hi), not ok(lo)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+def remark31_steps(eps, c_star, L) -> float:
+    """Remark 3.1's sample count (L C*)^2 / eps, read with every constant 1.  Eq. (17) itself gives
+    C*^2 / eps (:func:`samples_needed`): the remark carries an extra L^2."""
+    eps = check_real(eps, name="eps", positive=True)
+    c_star = check_real(c_star, name="c_star", positive=True)
+    L = check_int(L, name="L", minimum=1)
+    return (L * c_star) ** 2 / eps

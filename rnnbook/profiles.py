@@ -44,6 +44,18 @@ class Profile:
     bk_n: int
     bk_sizes: tuple[int, ...]
     bk_sizes_L: int
+    # Complexity bounds (Theorem 4): input dimension; sequence lengths; nested sample sizes of
+    # sqrt(y^T H^-1 y) (the largest is also the sample of the L-sweep); the sample size of the
+    # dominance constants of eqs. (32)-(36) and the powers p of (33); the length of the N-variable
+    # experiments, its spans l0 and its numbers of positions N.
+    cb_d: int
+    cb_lengths: tuple[int, ...]
+    cb_sizes: tuple[int, ...]
+    cb_dominance_n: int
+    cb_powers: tuple[int, ...]
+    cb_nvar_L: int
+    cb_l0s: tuple[int, ...]
+    cb_Ns: tuple[int, ...]
     # Concept classes: input dimension and samples per picture; sequence lengths of the complexity
     # sweeps; sample sizes and repetitions of the margin-by-rescaling experiment.
     concept_dim: int
@@ -74,6 +86,14 @@ PROFILES: dict[str, Profile] = {
         bk_n=32,
         bk_sizes=(8, 16, 32, 64, 128, 256),
         bk_sizes_L=64,
+        cb_d=4,
+        cb_lengths=(2, 4, 8, 16, 32, 64),
+        cb_sizes=(32, 64, 128, 256, 512, 1024),
+        cb_dominance_n=384,
+        cb_powers=(0, 1, 2, 3, 4, 5),
+        cb_nvar_L=16,
+        cb_l0s=(1, 2, 3, 5, 8, 11, 15),
+        cb_Ns=(1, 2, 3, 4, 6),
         concept_dim=8,
         concept_samples=4000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80),
@@ -100,6 +120,14 @@ PROFILES: dict[str, Profile] = {
         bk_n=64,
         bk_sizes=(8, 16, 32, 64, 128, 256, 512, 1024),
         bk_sizes_L=128,
+        cb_d=4,
+        cb_lengths=(2, 4, 8, 16, 32, 64, 128, 256),
+        cb_sizes=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+        cb_dominance_n=1024,
+        cb_powers=(0, 1, 2, 3, 4, 5, 6, 7),
+        cb_nvar_L=32,
+        cb_l0s=(1, 2, 3, 5, 8, 12, 16, 24, 31),
+        cb_Ns=(1, 2, 3, 4, 6, 8),
         concept_dim=8,
         concept_samples=100000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 113, 160, 226, 320),

@@ -126,3 +126,185 @@ def test_backward_dominance_rejects_a_single_sequence():
 
     with pytest.raises(ValueError, match="at least 2"):
         bounds.backward_dominance(concepts.sample_sequences(1, 4, 3, seed=0))
+
+
+# ---------------------------------------------------------------- Theorem 4's sketch, eqs. (30)-(36)
+
+
+def _unit_sequences(n, L, d, seed):
+    from rnnbook import concepts
+
+    return concepts.sample_sequences(n, L, d, c_min=1.0, c_max=1.0, seed=seed, device="cpu")
+
+
+def test_dominance_constants_match_one_at_a_time():
+    A = _spd(10, 1e2, 7)
+    g = make_generator(8, "cpu")
+    Bs = [(lambda G: G @ G.T)(torch.randn(10, k, generator=g, dtype=torch.float64)) for k in (1, 3, 10)]
+    xs = bounds.dominance_constants(A, Bs)
+    assert xs.shape == (3,)
+    for x, B in zip(xs.tolist(), Bs, strict=True):
+        assert x == pytest.approx(bounds.dominance_constant(A, B), rel=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        bounds.dominance_constants(A, [torch.eye(3, dtype=torch.float64)])
+
+
+def test_position_kernel_against_loops():
+    """eqs. (31)/(33)/(36) ('product') and eq. (35) ('max'), entry by entry."""
+    X = _unit_sequences(5, 6, 3, 9) * torch.linspace(0.5, 2.0, 6, dtype=torch.float64)[None, :, None]
+    pos = [2, 5]
+    for p in (0, 1, 3):
+        Kp = bounds.position_kernel(X, pos, p)
+        Km = bounds.position_kernel(X, pos, p, scale="max")
+        for i in range(5):
+            for j in range(5):
+                zi = torch.cat([X[i, 1], X[i, 4]])
+                zj = torch.cat([X[j, 1], X[j, 4]])
+                cos = float(zi @ zj) / (float(zi.norm()) * float(zj.norm()))
+                mi = max(float(X[i, 1].norm()), float(X[i, 4].norm()))
+                mj = max(float(X[j, 1].norm()), float(X[j, 4].norm()))
+                assert float(Kp[i, j]) == pytest.approx(cos**p, rel=1e-12, abs=1e-15)
+                expected = (float(zi @ zj) / (2 * mi * mj)) ** p
+                assert float(Km[i, j]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    # One position, 'product': the normalised monomial kernel of eq. (33).
+    u = X[:, 0] / X[:, 0].norm(dim=1, keepdim=True)
+    assert torch.allclose(bounds.position_kernel(X, 1, 2), (u @ u.T) ** 2, rtol=1e-13, atol=1e-15)
+
+
+def test_position_kernel_bad_input():
+    X = _unit_sequences(4, 3, 2, 0)
+    with pytest.raises(ValueError, match="positions must lie"):
+        bounds.position_kernel(X, [0], 1)
+    with pytest.raises(ValueError, match="distinct"):
+        bounds.position_kernel(X, [1, 1], 1)
+    with pytest.raises(ValueError, match="scale"):
+        bounds.position_kernel(X, [1], 1, scale="sum")
+    with pytest.raises(ValueError, match="p"):
+        bounds.position_kernel(X, [1], -1)
+    with pytest.raises(TypeError, match="positions"):
+        bounds.position_kernel(X, "1", 1)
+    Z = X.clone()
+    Z[0, 1] = 0
+    with pytest.raises(ValueError, match="zero vector"):
+        bounds.position_kernel(Z, [2], 1)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_kernel_dominance_is_the_best_constant(init):
+    """At xi_p the smallest eigenvalue of H - xi_p K_p is zero to rounding; 1e-4 beyond, negative."""
+    from rnnbook import kernels
+
+    X = _unit_sequences(14, 5, 3, 10)
+    H = kernels.ntk(X, init=init)
+    xs = bounds.kernel_dominance(H, X, [1], [0, 1, 2, 3])
+    for p, xi in zip([0, 1, 2, 3], xs.tolist(), strict=True):
+        K = bounds.position_kernel(X, [1], p)
+        tol = 64 * 14 * torch.finfo(torch.float64).eps * float(torch.linalg.matrix_norm(H, ord=2))
+        assert abs(float(torch.linalg.eigvalsh(H - xi * K)[0])) <= tol
+        assert float(torch.linalg.eigvalsh(H - (1 + 1e-4) * xi * K)[0]) < -tol
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_proposition_2_4_with_the_ntk(p):
+    """Proposition 2.4 with M = H (the NTK) and alpha^2 = the best constant of eq. (33): for
+    y_i = (beta^T X_{i,1})^p (unit inputs), sqrt(y^T H^-1 y) <= ||beta||^p / alpha.  A dominance
+    constant that came out too large would break the inequality for the worst beta, which we also
+    construct: beta = the top generalised eigenvector direction makes it nearly tight for p = 1."""
+    from rnnbook import kernels
+
+    X = _unit_sequences(40, 6, 3, 11)
+    H = kernels.ntk(X, init="paper")
+    alpha = float(bounds.kernel_dominance(H, X, [1], [p])[0]) ** 0.5
+    g = make_generator(12, "cpu")
+    for _ in range(20):
+        beta = torch.randn(3, generator=g, dtype=torch.float64)
+        beta = beta / beta.norm() * float(torch.rand((), generator=g, dtype=torch.float64))
+        y = (X[:, 0] @ beta) ** p
+        lhs = bounds.inverse_quadratic_form(H, y).value ** 0.5
+        assert lhs <= float(beta.norm()) ** p / alpha * (1 + 1e-9)
+    if p == 1:
+        # sup over beta of y^T H^-1 y / ||beta||^2 = lambda_max(X1^T H^-1 X1) = 1 / alpha^2 exactly.
+        X1 = X[:, 0]
+        top = float(torch.linalg.eigvalsh(X1.T @ torch.linalg.solve(H, X1))[-1])
+        assert top == pytest.approx(1 / alpha**2, rel=1e-9)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_ntk_layer_dominance_from_the_forward_kernel(init):
+    """eq. (32)'s right-hand side built independently: S^l = K^{l-1} + a X_l X_l^T from
+    forward_kernel, Q_l = sqrt(S^l_ii S^l_jj), Sigma(rho) = 1/2 + arcsin(rho)/pi."""
+    from rnnbook import kernels, model
+
+    X = _unit_sequences(10, 4, 3, 13)
+    H = kernels.ntk(X, init=init)
+    K = kernels.forward_kernel(X, init=init)
+    a = model.get_init(init).a(4)
+    xs = bounds.ntk_layer_dominance(X, init=init)
+    assert torch.equal(xs, bounds.ntk_layer_dominance(X, init=init, H=H))
+    for l in range(1, 5):
+        S = K[l - 1] + a * X[:, l - 1] @ X[:, l - 1].T
+        Q = torch.sqrt(torch.outer(S.diagonal(), S.diagonal()))
+        rho = (S / Q).clamp(-1, 1)
+        B = Q * (0.5 + torch.arcsin(rho) / math.pi)
+        assert float(xs[l - 1]) == pytest.approx(bounds.dominance_constant(H, B), rel=1e-7)
+
+
+def test_nested_quadratic_forms_equal_blocks_and_grow():
+    """y_k^T M_k^-1 y_k is nondecreasing in k (Schur complement)."""
+    M = _spd(25, 1e3, 14)
+    y = torch.randn(25, generator=make_generator(15, "cpu"), dtype=torch.float64)
+    sizes = [1, 5, 10, 25]
+    qs = bounds.nested_quadratic_forms(M, y, sizes)
+    for k, q in zip(sizes, qs, strict=True):
+        assert q.value == pytest.approx(bounds.inverse_quadratic_form(M[:k, :k], y[:k]).value, rel=1e-12)
+    vals = [q.value for q in qs]
+    assert all(b >= a * (1 - 1e-12) for a, b in zip(vals, vals[1:], strict=False))
+    with pytest.raises(ValueError, match="exceed"):
+        bounds.nested_quadratic_forms(M, y, [26])
+    with pytest.raises(ValueError, match="y must have shape"):
+        bounds.nested_quadratic_forms(M, y[:3], [2])
+
+
+def test_generalization_bound_and_samples_needed():
+    """eq. (17) with exposed constants, and the smallest n that reaches eps."""
+    c = bounds.BoundConstants(main=2.0, log_power=1.5, confidence=3.0)
+    n, C, delta = 1000, 4.0, 0.05
+    expected = (2.0 * 16.0 * math.log(n) ** 1.5 + 3.0 * math.log(1 / delta)) / n
+    assert bounds.generalization_bound(C, n, delta, constants=c) == pytest.approx(expected, rel=1e-14)
+    assert bounds.generalization_bound(C, n, delta) == pytest.approx((16.0 + math.log(20)) / n, rel=1e-14)
+    for constants in (bounds.BoundConstants(), c):
+        k = bounds.samples_needed(0.05, C, delta, constants=constants)
+        assert bounds.generalization_bound(C, k, delta, constants=constants) <= 0.05
+        assert bounds.generalization_bound(C, k - 1, delta, constants=constants) > 0.05
+    # log_power = 0: n = ceil((C^2 + log(1/delta)) / eps)
+    assert bounds.samples_needed(0.1, 3.0, 0.01) == math.ceil((9 + math.log(100)) / 0.1)
+    assert bounds.remark31_steps(0.1, 3.0, 5) == pytest.approx(225 / 0.1, rel=1e-15)
+
+
+def test_bound_bad_input():
+    with pytest.raises(ValueError, match="delta"):
+        bounds.generalization_bound(1.0, 10, 0.5)
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        bounds.generalization_bound(1.0, 0.5, 0.1)
+    with pytest.raises(ValueError, match="c_star"):
+        bounds.generalization_bound(-1.0, 10, 0.1)
+    with pytest.raises(TypeError, match="constants"):
+        bounds.generalization_bound(1.0, 10, 0.1, constants={"main": 1})
+    with pytest.raises(ValueError, match="eps"):
+        bounds.samples_needed(1.5, 1.0, 0.1)
+    with pytest.raises(ValueError, match="log_power"):
+        bounds.BoundConstants(log_power=-1)
+    with pytest.raises(ValueError, match="L"):
+        bounds.remark31_steps(0.1, 1.0, 0)
+
+
+def test_kernel_dominance_cpu_and_cuda_agree(cuda_only):
+    from rnnbook import kernels
+
+    X = _unit_sequences(20, 5, 3, 16)
+    a = bounds.ntk_layer_dominance(X, init="paper")
+    b = bounds.ntk_layer_dominance(X.cuda(), init="paper")
+    assert torch.allclose(a, b, rtol=1e-9)
+    H = kernels.ntk(X, init="paper")
+    assert torch.allclose(bounds.kernel_dominance(H, X, [1], [1, 2]),
+                          bounds.kernel_dominance(H.cuda(), X.cuda(), [1], [1, 2]), rtol=1e-9)
