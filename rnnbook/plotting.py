@@ -46,3 +46,16 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float | None = None, height
     w = width if width is not None else (6.4 if ncols == 1 else 3.6 * ncols)
     h = height if height is not None else 3.6 * nrows
     return plt.subplots(nrows, ncols, figsize=(w, h), **kwargs)
+
+
+def integer_ticks(ax, values, *, axis: str = "x") -> None:
+    """Label a log axis at exactly ``values`` (e.g. the lengths L swept) as plain integers, without
+    matplotlib's minor labels (2x10^0, 3x10^0, ... overlap on an axis spanning one or two decades)."""
+    from matplotlib.ticker import NullFormatter
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    ticks = [int(v) for v in values]
+    which.set_ticks(ticks, [str(t) for t in ticks])
+    which.set_minor_formatter(NullFormatter())
