@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_empirical_ntk  # noqa: E402
 import bench_kernels  # noqa: E402
+import bench_sgd  # noqa: E402
 
 from rnnbook.device import describe, get_device  # noqa: E402
 from rnnbook.sweep import atomic_write_json  # noqa: E402
@@ -30,12 +31,18 @@ SIZES = {
     "small": [("forward_kernel", bench_kernels.run, {"n": n, "L": 20, "d": 10, "repeat": 5})
               for n in (128, 256, 512, 1024, 2048)]
     + [("empirical_ntk", bench_empirical_ntk.run, {"n": n, "L": 10, "m": 256, "d": 10, "repeat": 3})
-       for n in (8, 16, 32, 64)],
+       for n in (8, 16, 32, 64)]
+    + [("sgd", bench_sgd.run, {"m": 256, "L": 10, "d": 10, "steps": 200, "repeat": 3, "runs": (1, 2, 4)})],
     "gpu": [("forward_kernel", bench_kernels.run, {"n": n, "L": 50, "d": 10, "repeat": 3})
             for n in (1024, 4096)]
     + [("empirical_ntk", bench_empirical_ntk.run, {"n": 64, "L": 10, "m": 1024, "d": 10, "repeat": 3}),
        ("empirical_ntk", bench_empirical_ntk.run,
-        {"n": 4096, "L": 20, "m": 4096, "d": 10, "repeat": 3, "references": False})],
+        {"n": 4096, "L": 20, "m": 4096, "d": 10, "repeat": 3, "references": False}),
+       ("sgd", bench_sgd.run, {"m": 512, "L": 10, "d": 10, "steps": 200, "repeat": 3}),
+       ("sgd", bench_sgd.run, {"m": 4096, "L": 10, "d": 10, "steps": 50, "repeat": 3, "autograd": False,
+                               "bandwidth": True}),
+       ("sgd", bench_sgd.run, {"m": 1024, "L": 10, "d": 10, "steps": 200, "repeat": 2, "autograd": False,
+                               "runs": (1, 2, 4, 8, 16, 32)})],
 }
 
 
@@ -43,6 +50,11 @@ def summary(r: dict) -> str:
     """One line for an entry: its time and every ratio it has (or its peak memory)."""
     parts = [f"{r['seconds']:.3f} s"]
     parts += [f"{k} {v:.2f}" for k, v in r.items() if k.startswith("ratio_vs_")]
+    if "batched_speedup" in r:
+        speedups = " ".join(f"R={R}: {v:.2f}" for R, v in r["batched_speedup"].items())
+        parts.append(f"batched_speedup {speedups}")
+    if "bandwidth_fraction" in r:
+        parts.append(f"bandwidth_fraction {r['bandwidth_fraction']:.3f}")
     if "peak_memory_bytes" in r:
         parts.append(f"peak memory {r['peak_memory_bytes'] / 2**30:.2f} GiB")
     return ", ".join(parts)

@@ -5,8 +5,9 @@ Modules, one concept each: ``series`` (power series, C(psi, R), C_N(psi, R)), ``
 (input sequences, the concept classes of Section 2.2, C(F*), labels), ``posdef``
 (positive-definite functions), ``bounds`` (y^T M^-1 y, dominance constants), ``model`` (the RNN
 of eq. (14)), ``kernels`` (infinite-width kernels), ``empirical`` (their finite-width
-counterparts), ``sweep`` (resumable heavy experiments), ``device``, ``profiles``, ``plotting``,
-``report`` (numbers and verdicts glued into chapters).
+counterparts), ``train`` (Algorithm 1: online SGD on W, batched runs, the NTK baseline),
+``sweep`` (resumable heavy experiments), ``device``, ``profiles``, ``plotting``, ``report``
+(numbers and verdicts glued into chapters).
 """
 
 __version__ = "0.1.0"  # before the submodules: sweep records it
@@ -24,7 +25,8 @@ from . import (  # noqa: E402
     report,
     series,
     sweep,
+    train,
 )
 
 __all__ = ["bounds", "concepts", "device", "empirical", "kernels", "model", "plotting", "posdef",
-           "profiles", "report", "series", "sweep"]
+           "profiles", "report", "series", "sweep", "train"]

@@ -63,6 +63,38 @@ class Profile:
     concept_lengths: tuple[int, ...]
     margin_sizes: tuple[int, ...]
     margin_trials: int
+    # SGD training (Algorithm 1, Theorem 2): input dimension, independent runs per setting, test set.
+    # The function-space step s: eta = s / Hbar, Hbar the NTK diagonal H(x, x) of unit-norm inputs
+    # (about L/2 under Section 3's initialisation, L/2 + L(L-1)/4 under Algorithm 1's).
+    sgd_d: int
+    sgd_runs: int
+    sgd_test_n: int
+    sgd_step: float
+    # The stepsize sweep: length, steps, widths and the grid of c in eta = c / m.
+    sgd_c_L: int
+    sgd_c_steps: int
+    sgd_c_widths: tuple[int, ...]
+    sgd_c_grid: tuple[float, ...]
+    # Error against n (steps = samples): width, steps, lengths of the additive targets.
+    sgd_m: int
+    sgd_steps: int
+    sgd_lengths: tuple[int, ...]
+    # N-variable targets: length, spans l0 of the pair f(beta^T [X_{L-l0}, X_L]), numbers N of
+    # positions (the last N) of the larger targets.
+    sgd_span_L: int
+    sgd_spans: tuple[int, ...]
+    sgd_n_vars: tuple[int, ...]
+    # The lazy regime: a finite training set of sgd_lazy_n samples, steps, length, widths, runs,
+    # and the function-space step (larger than sgd_step, so that B ~ N(0, 1) learns within the steps).
+    sgd_lazy_n: int
+    sgd_lazy_steps: int
+    sgd_lazy_L: int
+    sgd_lazy_widths: tuple[int, ...]
+    sgd_lazy_runs: int
+    sgd_lazy_step: float
+    # Remark 3.2's sequence-labelling loss: length and steps.
+    sgd_label_L: int
+    sgd_label_steps: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -99,6 +131,28 @@ PROFILES: dict[str, Profile] = {
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80),
         margin_sizes=(100, 300, 1000, 3000, 10000),
         margin_trials=20,
+        sgd_d=5,
+        sgd_runs=4,
+        sgd_test_n=1000,
+        sgd_step=0.25,
+        sgd_c_L=5,
+        sgd_c_steps=2048,
+        sgd_c_widths=(64, 256),
+        sgd_c_grid=tuple(2.0**k for k in range(-3, 10)),
+        sgd_m=128,
+        sgd_steps=8192,
+        sgd_lengths=(5, 10, 20),
+        sgd_span_L=10,
+        sgd_spans=(1, 3, 5, 7, 9),
+        sgd_n_vars=(3, 5),
+        sgd_lazy_n=128,
+        sgd_lazy_steps=1024,
+        sgd_lazy_L=10,
+        sgd_lazy_widths=(64, 128, 256, 512),
+        sgd_lazy_runs=2,
+        sgd_lazy_step=1.0,
+        sgd_label_L=10,
+        sgd_label_steps=4096,
     ),
     "paper": Profile(
         name="paper",
@@ -133,6 +187,28 @@ PROFILES: dict[str, Profile] = {
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 113, 160, 226, 320),
         margin_sizes=(100, 300, 1000, 3000, 10000, 30000, 100000),
         margin_trials=100,
+        sgd_d=5,
+        sgd_runs=32,
+        sgd_test_n=10000,
+        sgd_step=0.25,
+        sgd_c_L=10,
+        sgd_c_steps=16384,
+        sgd_c_widths=(256, 1024, 4096),
+        sgd_c_grid=tuple(2.0**k for k in range(-3, 14)),
+        sgd_m=1024,
+        sgd_steps=131072,
+        sgd_lengths=(5, 10, 20, 40),
+        sgd_span_L=20,
+        sgd_spans=(1, 2, 4, 7, 10, 14, 19),
+        sgd_n_vars=(3, 5, 8),
+        sgd_lazy_n=512,
+        sgd_lazy_steps=8192,
+        sgd_lazy_L=10,
+        sgd_lazy_widths=(256, 512, 1024, 2048, 4096),
+        sgd_lazy_runs=8,
+        sgd_lazy_step=1.0,
+        sgd_label_L=20,
+        sgd_label_steps=65536,
     ),
 }
 

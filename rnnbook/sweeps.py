@@ -4,9 +4,13 @@ GPU computes exactly what the chapter would."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 
-from . import concepts, empirical
+from . import concepts, empirical, kernels, model, series, train
+from .device import make_generator
 from .model import INITS
 from .sweep import Sweep, register
 
@@ -72,4 +76,352 @@ BACKWARD_KERNEL_MC = register(Sweep(
     config=_bk_config,
     units=_fk_units,
     run_unit=_bk_run,
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# Algorithm 1 (the SGD chapter).  Every run draws its weights and data through rnnbook.train from
+# seeds derived from SEED; float32 everywhere (the GPU default), so the quick profile on a CPU and
+# the paper profile on a GPU compute the same thing at different sizes.
+
+_SGD_DTYPE = "float32"
+
+
+@contextlib.contextmanager
+def _one_thread(device: torch.device):
+    """One intra-op thread on the CPU while training: a step is L products of an (m,) vector with
+    an (m, m) matrix per run, too small to gain from threads, and with the cores oversubscribed
+    (other processes) a second spinning thread made steps up to tens of times slower."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def ntk_diagonal(L: int, d: int, *, init: str) -> float:
+    """Hbar = H(x, x) of :func:`rnnbook.kernels.ntk` for a unit-norm sequence (the same for all of
+    them): sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L - 1)/4, a = 1/L^3 (Section 3) or 1 (Algorithm 1).
+    One step of Algorithm 1 moves f(x_t) by about eta l' Hbar, so eta = s / Hbar fixes the step in
+    function space (s) across lengths and initialisations."""
+    X = concepts.sample_sequences(1, L, d, c_min=1.0, c_max=1.0, seed=0, device="cpu")
+    return float(kernels.ntk(X, init=init)[0, 0])
+
+
+def _sin_additive(L: int, d: int):
+    return concepts.random_additive_target(L, d, series.sin(), seed=SEED)
+
+
+def _curves(res, majority: float | None = None) -> dict:
+    out = {"steps": res.steps, "test_error": res.test_error, "online_error": res.online_error,
+           "w_distance": res.w_distance, "diverged": res.diverged, "eta": res.eta, "c": res.c,
+           "seconds": res.seconds}
+    if majority is not None:
+        out["majority"] = majority
+    return out
+
+
+def _majority(source, config) -> float:
+    """The majority-class error rate of the chapter's test sample (what a constant predicts)."""
+    _, y = train.held_out_sample(source, config["test_n"], seed=SEED)
+    p = float((y > 0).double().mean())
+    return min(p, 1.0 - p)
+
+
+def _sgd(source, config, unit, device, *, eta=None, c=None, steps=None, loss="final"):
+    with _one_thread(device):
+        return train.sgd(source, m=unit.get("m", config.get("m")), steps=steps or config["steps"], eta=eta,
+                         c=c, init=unit["init"], runs=config["runs"], seed=SEED, test_n=config["test_n"],
+                         log_points=config.get("log_points", 20), loss=loss,
+                         dtype=getattr(torch, _SGD_DTYPE), device=device)
+
+
+def _c_config(profile) -> dict:
+    return {"version": 1, "L": profile.sgd_c_L, "d": profile.sgd_d, "steps": profile.sgd_c_steps,
+            "runs": profile.sgd_runs, "test_n": profile.sgd_test_n, "target": "additive sin",
+            "log_points": 2, "dtype": _SGD_DTYPE}
+
+
+def _c_units(profile) -> list[dict]:
+    return [{"init": init, "m": m, "c": c} for init in INITS for m in profile.sgd_c_widths
+            for c in profile.sgd_c_grid]
+
+
+def _c_run(config: dict, unit: dict, device: torch.device):
+    source = train.population(_sin_additive(config["L"], config["d"]))
+    res = _sgd(source, config, unit, device, c=unit["c"])
+    return {key: value[:, -1] if key in ("test_error", "online_error", "w_distance") else value
+            for key, value in _curves(res, _majority(source, config)).items()}
+
+
+SGD_STEPSIZE = register(Sweep(
+    name="sgd_stepsize",
+    description="Algorithm 1 with eta = c / m: final test error, running online error (eq. 17), "
+                "||W - W_0||_F and divergence per run, over a grid of c, two or more widths and both "
+                "initialisations, for a random additive sin target",
+    config=_c_config,
+    units=_c_units,
+    run_unit=_c_run,
+))
+
+
+def _len_config(profile) -> dict:
+    return {"version": 1, "m": profile.sgd_m, "d": profile.sgd_d, "steps": profile.sgd_steps,
+            "runs": profile.sgd_runs, "test_n": profile.sgd_test_n, "step": profile.sgd_step,
+            "target": "additive sin", "log_points": 16, "dtype": _SGD_DTYPE}
+
+
+def _len_units(profile) -> list[dict]:
+    return [{"init": init, "L": L} for init in INITS for L in profile.sgd_lengths]
+
+
+def _len_run(config: dict, unit: dict, device: torch.device):
+    L, d = unit["L"], config["d"]
+    source = train.population(_sin_additive(L, d))
+    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    return _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
+
+
+SGD_LENGTH = register(Sweep(
+    name="sgd_length",
+    description="Algorithm 1 on fresh samples (steps = samples) for random additive sin targets of "
+                "several lengths L, eta = s / Hbar: test error, running online error (eq. 17) and "
+                "||W_k - W_0||_F against k, per run and initialisation",
+    config=_len_config,
+    units=_len_units,
+    run_unit=_len_run,
+))
+
+
+def span_target(L: int, d: int, kind: str, k: int):
+    """The chapter's N-variable targets, psi = sin: ``kind="pair"`` the pair of Remark 2.2 ending at
+    the last position, sin(beta^T [X_{L-k}, X_L] / (sqrt 2 max norm)) (l0 = k); ``kind="last"`` the
+    last k positions (N = k, l0 = k - 1)."""
+    if kind == "pair":
+        return concepts.long_range_pair(L, d, k, series.sin(), start=L - k, seed=SEED)
+    if kind == "last":
+        return concepts.random_n_variable_target(L, d, tuple(range(L - k + 1, L + 1)), series.sin(),
+                                                 seed=SEED)
+    raise ValueError(f"kind must be 'pair' or 'last', got {kind!r}")
+
+
+def single_position_error(target, X, y) -> float:
+    """The best test error of a predictor that reads one position only, for a one-term N-variable
+    target psi(beta^T [X_{l_1}, ..., X_{l_N}] / (sqrt N max norm)) with psi odd and increasing on
+    [-1, 1] (sin): then sign F* = sign sum_n beta_n^T X_{l_n}, and position l_n alone predicts
+    sign(beta_n^T X_{l_n}).  The minimum over n of that predictor's error on (X, y): what a network
+    that ignored all but the most informative position would reach."""
+    (term,) = target.terms
+    beta = term.beta.reshape(target.N, target.d).to(X.dtype)
+    errors = [float((torch.sign(X[:, l - 1] @ b) != y).double().mean())
+              for l, b in zip(target.positions, beta, strict=True)]
+    return min(errors)
+
+
+def _span_config(profile) -> dict:
+    config = _len_config(profile)
+    config["L"] = profile.sgd_span_L
+    config["target"] = "N-variable sin"
+    config["version"] = 2
+    return config
+
+
+def _span_units(profile) -> list[dict]:
+    return ([{"init": init, "kind": "pair", "k": l0} for init in INITS for l0 in profile.sgd_spans]
+            + [{"init": init, "kind": "last", "k": N} for init in INITS for N in profile.sgd_n_vars])
+
+
+def _span_run(config: dict, unit: dict, device: torch.device):
+    L, d = config["L"], config["d"]
+    target = span_target(L, d, unit["kind"], unit["k"])
+    source = train.population(target)
+    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    out = _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
+    X, y = train.held_out_sample(source, config["test_n"], seed=SEED)
+    out["single_position"] = single_position_error(target, X, y)
+    return out
+
+
+SGD_SPAN = register(Sweep(
+    name="sgd_span",
+    description="Algorithm 1 on N-variable sin targets: the pair f(beta^T [X_{L-l0}, X_L]) for several "
+                "spans l0, and targets on the last N positions; test and online error against the "
+                "number of samples, per run and initialisation, with the majority-class rate",
+    config=_span_config,
+    units=_span_units,
+    run_unit=_span_run,
+))
+
+
+def labelling_targets(L: int, d: int) -> list:
+    """Remark 3.2's per-position targets: F*_l = sin(beta^T X_{l-1} / norm(X_{l-1})) +
+    sin(beta'^T X_l / norm(X_l)) (F*_1 reads X_1 only), each with its own random directions."""
+    return [concepts.random_additive_target(L, d, series.sin(), positions=sorted({max(1, l - 1), l}),
+                                            seed=SEED + l) for l in range(1, L + 1)]
+
+
+def position_errors(result, source, test_n: int, seed: int) -> torch.Tensor:
+    """0-1 test error of every run at every position l, 1{y_l f_l < 0} with f_l = B^T h_l (a NaN
+    output counts as a mistake): shape (R, L).  The test sample is the one :func:`rnnbook.train.sgd`
+    drew (``held_out_sample(source, test_n, seed=seed)``)."""
+    X, y = train.held_out_sample(source, test_n, seed=seed)
+    errors = []
+    for r in range(len(result.runs)):
+        p = result.params(r)
+        _, states = model.forward(p, X.to(device=p.device, dtype=p.dtype), return_states=True)
+        z = (states.h[1:] @ p.B).T.to("cpu", torch.float64) * y  # (n, L)
+        errors.append(((z < 0) | torch.isnan(z)).double().mean(0))
+    return torch.stack(errors)
+
+
+def _label_config(profile) -> dict:
+    return {"version": 1, "m": profile.sgd_m, "L": profile.sgd_label_L, "d": profile.sgd_d,
+            "steps": profile.sgd_label_steps, "runs": profile.sgd_runs, "test_n": profile.sgd_test_n,
+            "step": profile.sgd_step, "log_points": 12, "dtype": _SGD_DTYPE}
+
+
+def _label_units(profile) -> list[dict]:
+    return [{"init": init} for init in INITS]
+
+
+def _label_run(config: dict, unit: dict, device: torch.device):
+    L, d = config["L"], config["d"]
+    source = train.population_labelling(labelling_targets(L, d))
+    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    res = _sgd(source, config, unit, device, eta=eta, loss="labelling")
+    out = _curves(res)
+    out["position_error"] = position_errors(res, source, config["test_n"], SEED)
+    _, y = train.held_out_sample(source, config["test_n"], seed=SEED)
+    p = (y > 0).double().mean(0)
+    out["majority"] = torch.minimum(p, 1 - p)
+    return out
+
+
+SGD_LABELLING = register(Sweep(
+    name="sgd_labelling",
+    description="Remark 3.2: Algorithm 1 with the sequence-labelling loss sum_l l(y_l f_l), "
+                "f_l = B^T h_l, on per-position targets; test error per position at the end and "
+                "the running online error, per run and initialisation",
+    config=_label_config,
+    units=_label_units,
+    run_unit=_label_run,
+))
+
+
+# The lazy regime.  The same index stream into one finite training set for every width and both
+# scalings of B, so that the network and its infinite-width limit see exactly the same samples.
+
+#: The two scalings of B compared in the lazy-regime sweep: Section 3's B ~ N(0, 1/m), and
+#: B ~ N(0, 1), the scaling under which Theorem 2's eta = O(1/m) and the 1/m of eq. (23) fit.
+B_SCALINGS = ("section3", "unit")
+
+
+def kernel_sgd(H_stream, H_test, y, eta: float, f0_stream, f0_test) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algorithm 1 for the linearised network f(x) = f_0(x) + <grad f_0(x), W - W_0> with the
+    gradients' inner products replaced by a kernel H: online logistic SGD in function space,
+
+        f_t(x) = f_0(x) + sum_{s<t} a_s H(x, x_s),   a_t = -eta l'(y_t f_t(x_t)) y_t,
+
+    with ``H_stream`` (n, n) = H(x_s, x_t) over the stream (repeats allowed), ``H_test`` (k, n),
+    labels ``y`` (n,) and the initial outputs ``f0_stream`` (n,), ``f0_test`` (k,).  Returns the
+    coefficients a (n,) and the test outputs f_n (k,); the linearised network moved W by
+    ||W_n - W_0||_F = sqrt(a^T H a) (H the empirical NTK; with the infinite-width one, its limit)."""
+    H_stream = torch.as_tensor(H_stream, dtype=torch.float64)
+    n = H_stream.shape[0]
+    y = torch.as_tensor(y, dtype=torch.float64)
+    f0_stream = torch.as_tensor(f0_stream, dtype=torch.float64)
+    a = torch.zeros(n, dtype=torch.float64)
+    for t in range(n):
+        z = y[t] * (f0_stream[t] + H_stream[t, :t] @ a[:t])
+        a[t] = eta * y[t] * torch.sigmoid(-z)
+    f = torch.as_tensor(f0_test, dtype=torch.float64) + torch.as_tensor(H_test, dtype=torch.float64) @ a
+    return a, f
+
+
+def algorithm1_loop(params, X, y, eta: float):
+    """Algorithm 1 written literally, one sample at a time through :func:`rnnbook.train.gradient`:
+    W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`rnnbook.train.sgd`
+    does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
+    W = params.W.clone()
+    for t in range(X.shape[0]):
+        W -= eta * train.gradient(params.replace(W=W), X[t], y[t])
+    return params.replace(W=W)
+
+
+def _lazy_config(profile) -> dict:
+    return {"version": 1, "n": profile.sgd_lazy_n, "L": profile.sgd_lazy_L, "d": profile.sgd_d,
+            "steps": profile.sgd_lazy_steps, "runs": profile.sgd_lazy_runs, "test_n": profile.sgd_test_n,
+            "step": profile.sgd_lazy_step, "init": "algorithm1", "dtype": "float64"}
+
+
+def _lazy_units(profile) -> list[dict]:
+    return [{"B": b, "m": m} for b in B_SCALINGS for m in profile.sgd_lazy_widths]
+
+
+def lazy_data(config: dict):
+    """The lazy-regime sweep's training set (X, y, F*) of the additive sin target and its test
+    sample, float64 on the CPU."""
+    target = _sin_additive(config["L"], config["d"])
+    pop = train.population(target)
+    X, y = pop.sample(config["n"], seed=SEED + 1)
+    Xt, yt = train.held_out_sample(pop, config["test_n"], seed=SEED)
+    return X, y, target(X), Xt, yt
+
+
+def _lazy_run(config: dict, unit: dict, device: torch.device):
+    X, y, _, Xt, yt = lazy_data(config)
+    n, L, d = X.shape
+    init = config["init"]
+    H = kernels.ntk(torch.cat([X, Xt]), init=init)
+    Hbar = ntk_diagonal(L, d, init=init)
+    m = unit["m"]
+    scale = 1.0 if unit["B"] == "section3" else math.sqrt(m)
+    # The same function-space step under both scalings: the NTK of B ~ N(0, 1) is m times larger.
+    eta = config["step"] / Hbar / scale**2
+    out = {key: [] for key in ("net_error", "kernel_error", "correlation", "agreement", "w_distance",
+                               "kernel_distance", "w_operator", "w0_operator", "f0_rms")}
+    for r in range(config["runs"]):
+        gen = make_generator(SEED + 1000 + r, "cpu")
+        idx = torch.randint(n, (config["steps"],), generator=gen)
+        drawn = model.init_params(m, d, L, init=init, generator=make_generator(SEED + 2000 + r, "cpu"))
+        p0 = model.RNNParams(drawn.W.to(device), drawn.A.to(device), (drawn.B * scale).to(device),
+                             drawn.M0.to(device), init=init, L=L)
+        Xd, Xtd = X.to(device), Xt.to(device)
+        with _one_thread(device):
+            p = algorithm1_loop(p0, Xd[idx], y[idx].to(device), eta)
+        f0, f0t = model.forward(p0, Xd).cpu(), model.forward(p0, Xtd).cpu()
+        f = model.forward(p, Xtd).cpu()
+        a, fk = kernel_sgd(H[:n, :n][idx][:, idx] * scale**2, H[n:, :n][:, idx] * scale**2, y[idx], eta,
+                           f0[idx], f0t)
+        dW = (p.W - p0.W).cpu()
+        out["net_error"].append(float(((f * yt < 0) | torch.isnan(f)).double().mean()))
+        out["kernel_error"].append(float((fk * yt < 0).double().mean()))
+        out["correlation"].append(float(torch.corrcoef(torch.stack([f - f0t, fk - f0t]))[0, 1])
+                                  if bool(torch.isfinite(f).all()) else math.nan)
+        out["agreement"].append(float((torch.sign(f) == torch.sign(fk)).double().mean()))
+        out["w_distance"].append(float(torch.linalg.matrix_norm(dW)))
+        out["kernel_distance"].append(float((a @ (H[:n, :n][idx][:, idx] * scale**2) @ a).sqrt()))
+        # a diverged run (non-finite W) has no operator norm
+        out["w_operator"].append(float(torch.linalg.matrix_norm(dW, ord=2)) if bool(torch.isfinite(dW).all())
+                                 else math.nan)
+        out["w0_operator"].append(float(torch.linalg.matrix_norm(p0.W.cpu(), ord=2)))
+        out["f0_rms"].append(float(f0t.square().mean().sqrt()))
+    return out
+
+
+SGD_LAZY = register(Sweep(
+    name="sgd_lazy",
+    description="The lazy regime: Algorithm 1 on a finite training set (the same index stream at "
+                "every width) with B ~ N(0, 1/m) (Section 3) and B ~ N(0, 1), the same step in "
+                "function space; the trained network against its infinite-width limit (kernel SGD "
+                "with the NTK, from the same initial outputs): test errors, correlation of the "
+                "learned parts of the outputs, sign agreement, ||W - W_0|| (Frobenius, operator) "
+                "against the limit's, per width and run",
+    config=_lazy_config,
+    units=_lazy_units,
+    run_unit=_lazy_run,
 ))

@@ -143,3 +143,127 @@ def test_progress_bar_without_tqdm(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` raise ImportError
     assert list(sweep.progress_bar(iter(["a", "b", "c"]), "toy")) == ["a", "b", "c"]
     assert capsys.readouterr().err.splitlines() == ["toy: 1/3", "toy: 2/3", "toy: 3/3"]
+
+
+def _tiny_sgd_profile(**changes):
+    base = {**profiles.get("quick").__dict__, "name": "quick", "sgd_d": 3, "sgd_runs": 2, "sgd_test_n": 50,
+            "sgd_m": 16, "sgd_steps": 40, "sgd_lengths": (3,), "sgd_c_L": 3, "sgd_c_steps": 30,
+            "sgd_c_widths": (16,), "sgd_c_grid": (1.0, 4.0), "sgd_span_L": 4, "sgd_spans": (1, 3),
+            "sgd_n_vars": (2,), "sgd_lazy_n": 10, "sgd_lazy_steps": 25, "sgd_lazy_L": 3,
+            "sgd_lazy_widths": (8, 16), "sgd_lazy_runs": 2, "sgd_label_L": 3, "sgd_label_steps": 30}
+    base.update(changes)
+    return profiles.Profile(**base)
+
+
+def test_ntk_diagonal_closed_form():
+    """Hbar = sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L-1)/4 for unit-norm inputs."""
+    from rnnbook.sweeps import ntk_diagonal
+
+    for L in (1, 4, 9):
+        assert ntk_diagonal(L, 3, init="algorithm1") == pytest.approx(L / 2 + L * (L - 1) / 4, rel=1e-12)
+        assert ntk_diagonal(L, 3, init="paper") == pytest.approx(L / 2 + L**-3 * L * (L - 1) / 4, rel=1e-12)
+
+
+def test_algorithm1_loop_equals_batched_sgd():
+    """The literal one-sample loop (used where sgd does not draw the network) and train.sgd agree on
+    the same weights and stream."""
+    import torch
+
+    from rnnbook import concepts, series, train
+    from rnnbook.sweeps import algorithm1_loop
+
+    source = train.population(concepts.random_additive_target(4, 3, series.sin(), seed=1))
+    res = train.sgd(source, m=12, steps=37, eta=0.3, runs=1, seed=5, test_n=0, dtype=torch.float64,
+                    device="cpu")
+    p0, X, y = train.run_stream(source, m=12, steps=37, seed=5, run=0, dtype=torch.float64, device="cpu")
+    p = algorithm1_loop(p0, X, y, 0.3)
+    torch.testing.assert_close(p.W, res.W[0], rtol=1e-12, atol=1e-12)
+
+
+def test_kernel_sgd_is_the_linearised_network():
+    """With the empirical NTK of W_0, kernel_sgd equals SGD on f_0 + <grad f_0, W - W_0> (Jacobians by
+    autograd), outputs and ||W - W_0||_F."""
+    import torch
+
+    from rnnbook import concepts, model
+    from rnnbook.device import make_generator
+    from rnnbook.sweeps import kernel_sgd
+
+    L, d, m, n, k = 3, 2, 7, 9, 4
+    p0 = model.init_params(m, d, L, init="algorithm1", generator=make_generator(3, "cpu"))
+    X = concepts.sample_sequences(n + k, L, d, seed=4)
+    y = torch.tensor([1.0, -1, -1, 1, 1, -1, 1, 1, -1], dtype=torch.float64)
+
+    def jac(x):
+        W = p0.W.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(model.forward(p0.replace(W=W), x[None])[0], W)
+        return g
+
+    G = torch.stack([jac(x) for x in X]).reshape(n + k, -1)
+    f0 = model.forward(p0, X)
+    eta = 0.7
+    w = torch.zeros(m * m, dtype=torch.float64)
+    for t in range(n):
+        z = y[t] * (f0[t] + G[t] @ w)
+        w += eta * y[t] * torch.sigmoid(-z) * G[t]
+    H = G @ G.T
+    a, f = kernel_sgd(H[:n, :n], H[n:, :n], y, eta, f0[:n], f0[n:])
+    torch.testing.assert_close(f, f0[n:] + G[n:] @ w, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close((a @ H[:n, :n] @ a).sqrt(), w.norm(), rtol=1e-10, atol=1e-12)
+
+
+def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
+    """The SGD sweeps run end to end on a tiny profile; sgd_length's curves are train.sgd's."""
+    import torch
+
+    from rnnbook import train
+    from rnnbook.sweeps import SEED, _sin_additive, ntk_diagonal
+
+    tiny = _tiny_sgd_profile()
+    for name in ("sgd_stepsize", "sgd_length", "sgd_span", "sgd_labelling", "sgd_lazy"):
+        res = sweep.run(name, profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+        assert len(res.records) == len(sweep.get_sweep(name).units(tiny))
+    res = sweep.run("sgd_length", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    got = res.value(init="paper", L=3)
+    direct = train.sgd(train.population(_sin_additive(3, 3)), m=16, steps=40,
+                       eta=tiny.sgd_step / ntk_diagonal(3, 3, init="paper"), init="paper", runs=2, seed=SEED,
+                       test_n=50, log_points=16, dtype=torch.float32, device="cpu")
+    np.testing.assert_allclose(got["test_error"], direct.test_error.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(got["online_error"], direct.online_error.numpy(), rtol=0, atol=0)
+    lab = sweep.run("sgd_labelling", profile=tiny, device="cpu", directory=tmp_path,
+                    use_committed=False).value(init="algorithm1")
+    assert np.array(lab["position_error"]).shape == (2, 3)
+    lazy = sweep.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    for rec in lazy.records.values():
+        assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in rec["value"].values())
+
+
+def test_span_and_labelling_targets():
+    from rnnbook.sweeps import labelling_targets, span_target
+
+    pair = span_target(10, 3, "pair", 4)
+    assert pair.positions == (6, 10) and pair.l0 == 4
+    assert span_target(10, 3, "last", 3).positions == (8, 9, 10)
+    with pytest.raises(ValueError, match="kind"):
+        span_target(10, 3, "middle", 2)
+    targets = labelling_targets(5, 3)
+    assert [sorted({t.position for t in tg.terms}) for tg in targets] == [[1], [1, 2], [2, 3], [3, 4], [4, 5]]
+
+
+def test_single_position_error():
+    """For a sin pair, sign F* = sign(beta_a X_a + beta_b X_b); one position predicts with the sign of
+    its own half, and the best of the two is what single_position_error reports."""
+    import torch
+
+    from rnnbook import concepts
+    from rnnbook.sweeps import single_position_error, span_target
+
+    target = span_target(6, 3, "pair", 2)
+    X = concepts.sample_sequences(400, 6, 3, seed=8)
+    y = torch.sign(target(X))
+    beta = target.terms[0].beta.reshape(2, 3)
+    u, v = X[:, 3] @ beta[0], X[:, 5] @ beta[1]
+    assert torch.equal(y, torch.sign(u + v))
+    expected = min(float((torch.sign(u) != y).double().mean()), float((torch.sign(v) != y).double().mean()))
+    assert single_position_error(target, X, y) == expected
+    assert 0 < expected < 0.5
