@@ -4,7 +4,6 @@ GPU computes exactly what the chapter would."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -87,31 +86,6 @@ BACKWARD_KERNEL_MC = register(Sweep(
 _SGD_DTYPE = "float32"
 
 
-@contextlib.contextmanager
-def _one_thread(device: torch.device):
-    """One intra-op thread on the CPU while training: a step is L products of an (m,) vector with
-    an (m, m) matrix per run, too small to gain from threads, and with the cores oversubscribed
-    (other processes) a second spinning thread made steps up to tens of times slower."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def ntk_diagonal(L: int, d: int, *, init: str) -> float:
-    """Hbar = H(x, x) of :func:`rnnbook.kernels.ntk` for a unit-norm sequence (the same for all of
-    them): sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L - 1)/4, a = 1/L^3 (Section 3) or 1 (Algorithm 1).
-    One step of Algorithm 1 moves f(x_t) by about eta l' Hbar, so eta = s / Hbar fixes the step in
-    function space (s) across lengths and initialisations."""
-    X = concepts.sample_sequences(1, L, d, c_min=1.0, c_max=1.0, seed=0, device="cpu")
-    return float(kernels.ntk(X, init=init)[0, 0])
-
-
 def _sin_additive(L: int, d: int):
     return concepts.random_additive_target(L, d, series.sin(), seed=SEED)
 
@@ -133,8 +107,7 @@ def _majority(source, config) -> float:
 
 
 def _sgd(source, config, unit, device, *, eta=None, c=None, steps=None, loss="final"):
-    with _one_thread(device):
-        return train.sgd(source, m=unit.get("m", config.get("m")), steps=steps or config["steps"], eta=eta,
+    return train.sgd(source, m=unit.get("m", config.get("m")), steps=steps or config["steps"], eta=eta,
                          c=c, init=unit["init"], runs=config["runs"], seed=SEED, test_n=config["test_n"],
                          log_points=config.get("log_points", 20), loss=loss,
                          dtype=getattr(torch, _SGD_DTYPE), device=device)
@@ -182,7 +155,7 @@ def _len_units(profile) -> list[dict]:
 def _len_run(config: dict, unit: dict, device: torch.device):
     L, d = unit["L"], config["d"]
     source = train.population(_sin_additive(L, d))
-    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    eta = config["step"] / train.ntk_diagonal(L, d, init=unit["init"])
     return _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
 
 
@@ -239,7 +212,7 @@ def _span_run(config: dict, unit: dict, device: torch.device):
     L, d = config["L"], config["d"]
     target = span_target(L, d, unit["kind"], unit["k"])
     source = train.population(target)
-    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    eta = config["step"] / train.ntk_diagonal(L, d, init=unit["init"])
     out = _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
     X, y = train.held_out_sample(source, config["test_n"], seed=SEED)
     out["single_position"] = single_position_error(target, X, y)
@@ -291,7 +264,7 @@ def _label_units(profile) -> list[dict]:
 def _label_run(config: dict, unit: dict, device: torch.device):
     L, d = config["L"], config["d"]
     source = train.population_labelling(labelling_targets(L, d))
-    eta = config["step"] / ntk_diagonal(L, d, init=unit["init"])
+    eta = config["step"] / train.ntk_diagonal(L, d, init=unit["init"])
     res = _sgd(source, config, unit, device, eta=eta, loss="labelling")
     out = _curves(res)
     out["position_error"] = position_errors(res, source, config["test_n"], SEED)
@@ -320,38 +293,6 @@ SGD_LABELLING = register(Sweep(
 B_SCALINGS = ("section3", "unit")
 
 
-def kernel_sgd(H_stream, H_test, y, eta: float, f0_stream, f0_test) -> tuple[torch.Tensor, torch.Tensor]:
-    """Algorithm 1 for the linearised network f(x) = f_0(x) + <grad f_0(x), W - W_0> with the
-    gradients' inner products replaced by a kernel H: online logistic SGD in function space,
-
-        f_t(x) = f_0(x) + sum_{s<t} a_s H(x, x_s),   a_t = -eta l'(y_t f_t(x_t)) y_t,
-
-    with ``H_stream`` (n, n) = H(x_s, x_t) over the stream (repeats allowed), ``H_test`` (k, n),
-    labels ``y`` (n,) and the initial outputs ``f0_stream`` (n,), ``f0_test`` (k,).  Returns the
-    coefficients a (n,) and the test outputs f_n (k,); the linearised network moved W by
-    ||W_n - W_0||_F = sqrt(a^T H a) (H the empirical NTK; with the infinite-width one, its limit)."""
-    H_stream = torch.as_tensor(H_stream, dtype=torch.float64)
-    n = H_stream.shape[0]
-    y = torch.as_tensor(y, dtype=torch.float64)
-    f0_stream = torch.as_tensor(f0_stream, dtype=torch.float64)
-    a = torch.zeros(n, dtype=torch.float64)
-    for t in range(n):
-        z = y[t] * (f0_stream[t] + H_stream[t, :t] @ a[:t])
-        a[t] = eta * y[t] * torch.sigmoid(-z)
-    f = torch.as_tensor(f0_test, dtype=torch.float64) + torch.as_tensor(H_test, dtype=torch.float64) @ a
-    return a, f
-
-
-def algorithm1_loop(params, X, y, eta: float):
-    """Algorithm 1 written literally, one sample at a time through :func:`rnnbook.train.gradient`:
-    W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`rnnbook.train.sgd`
-    does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
-    W = params.W.clone()
-    for t in range(X.shape[0]):
-        W -= eta * train.gradient(params.replace(W=W), X[t], y[t])
-    return params.replace(W=W)
-
-
 def _lazy_config(profile) -> dict:
     return {"version": 1, "n": profile.sgd_lazy_n, "L": profile.sgd_lazy_L, "d": profile.sgd_d,
             "steps": profile.sgd_lazy_steps, "runs": profile.sgd_lazy_runs, "test_n": profile.sgd_test_n,
@@ -377,7 +318,7 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
     n, L, d = X.shape
     init = config["init"]
     H = kernels.ntk(torch.cat([X, Xt]), init=init)
-    Hbar = ntk_diagonal(L, d, init=init)
+    Hbar = train.ntk_diagonal(L, d, init=init)
     m = unit["m"]
     scale = 1.0 if unit["B"] == "section3" else math.sqrt(m)
     # The same function-space step under both scalings: the NTK of B ~ N(0, 1) is m times larger.
@@ -391,11 +332,11 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
         p0 = model.RNNParams(drawn.W.to(device), drawn.A.to(device), (drawn.B * scale).to(device),
                              drawn.M0.to(device), init=init, L=L)
         Xd, Xtd = X.to(device), Xt.to(device)
-        with _one_thread(device):
-            p = algorithm1_loop(p0, Xd[idx], y[idx].to(device), eta)
+        with train.cpu_threads(device, 1):
+            p = train.algorithm1_loop(p0, Xd[idx], y[idx].to(device), eta)
         f0, f0t = model.forward(p0, Xd).cpu(), model.forward(p0, Xtd).cpu()
         f = model.forward(p, Xtd).cpu()
-        a, fk = kernel_sgd(H[:n, :n][idx][:, idx] * scale**2, H[n:, :n][:, idx] * scale**2, y[idx], eta,
+        a, fk = train.kernel_sgd(H[:n, :n][idx][:, idx] * scale**2, H[n:, :n][:, idx] * scale**2, y[idx], eta,
                            f0[idx], f0t)
         dW = (p.W - p0.W).cpu()
         out["net_error"].append(float(((f * yt < 0) | torch.isnan(f)).double().mean()))

@@ -512,9 +512,11 @@ class _Trainer:
 
 
 @contextlib.contextmanager
-def _cpu_threads(dev: torch.device, threads: int | None):
-    """Run the body with ``threads`` CPU threads (None: torch's setting), restoring torch's
-    setting afterwards."""
+def cpu_threads(dev: torch.device, threads: int | None):
+    """Run the body with ``threads`` CPU threads (None: torch's setting) when ``dev`` is the CPU,
+    restoring torch's setting afterwards.  Training is a chain of matrix-vector products, too small
+    to gain from threads; on an oversubscribed machine a second spinning OpenMP thread made steps
+    tens of times slower."""
     if dev.type != "cpu" or threads is None or threads == torch.get_num_threads():
         yield
         return
@@ -686,7 +688,7 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
         rec[3, :, i] = torch.linalg.vector_norm((W - W0).flatten(1), dim=1).to(acc)
         loss_sum.zero_()
 
-    with _cpu_threads(dev, threads):
+    with cpu_threads(dev, threads):
         t0 = time.perf_counter()
         record(0, 0, 0)
         k = 0
@@ -729,6 +731,53 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
         diverged=~torch.isfinite(W).flatten(1).all(1).cpu(), params0=params0, eta=eta, m=m,
         init=init, seed=seed, seeds=tuple(s.seed for s in streams), runs=run_ids, loss=loss,
         test_n=test_n if test is not None else 0, device=dev, dtype=dtype, seconds=seconds)
+
+
+# ----------------------------------------------------------------------------------------------
+# The step size in function space, the literal loop, and Algorithm 1's infinite-width limit.
+
+
+def ntk_diagonal(L: int, d: int, *, init: str) -> float:
+    """Hbar = H(x, x) of :func:`rnnbook.kernels.ntk` for a unit-norm sequence (the same for all of
+    them): sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L - 1)/4, a = 1/L^3 (Section 3) or 1 (Algorithm 1).
+    One step of Algorithm 1 moves f(x_t) by about eta l' Hbar, so eta = s / Hbar fixes the step in
+    function space (s) across lengths and initialisations."""
+    L = check_int(L, name="L", minimum=1)
+    d = check_int(d, name="d", minimum=1)
+    X = concepts.sample_sequences(1, L, d, c_min=1.0, c_max=1.0, seed=0, device="cpu")
+    return float(ntk(X, init=init)[0, 0])
+
+
+def kernel_sgd(H_stream, H_test, y, eta: float, f0_stream, f0_test) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algorithm 1 for the linearised network f(x) = f_0(x) + <grad f_0(x), W - W_0> with the
+    gradients' inner products replaced by a kernel H: online logistic SGD in function space,
+
+        f_t(x) = f_0(x) + sum_{s<t} a_s H(x, x_s),   a_t = -eta l'(y_t f_t(x_t)) y_t,
+
+    with ``H_stream`` (n, n) = H(x_s, x_t) over the stream (repeats allowed), ``H_test`` (k, n),
+    labels ``y`` (n,) and the initial outputs ``f0_stream`` (n,), ``f0_test`` (k,).  Returns the
+    coefficients a (n,) and the test outputs f_n (k,); the linearised network moved W by
+    ||W_n - W_0||_F = sqrt(a^T H a) (H the empirical NTK; with the infinite-width one, its limit)."""
+    H_stream = torch.as_tensor(H_stream, dtype=torch.float64)
+    n = H_stream.shape[0]
+    y = torch.as_tensor(y, dtype=torch.float64)
+    f0_stream = torch.as_tensor(f0_stream, dtype=torch.float64)
+    a = torch.zeros(n, dtype=torch.float64)
+    for t in range(n):
+        z = y[t] * (f0_stream[t] + H_stream[t, :t] @ a[:t])
+        a[t] = eta * y[t] * torch.sigmoid(-z)
+    f = torch.as_tensor(f0_test, dtype=torch.float64) + torch.as_tensor(H_test, dtype=torch.float64) @ a
+    return a, f
+
+
+def algorithm1_loop(params, X, y, eta: float):
+    """Algorithm 1 written literally, one sample at a time through :func:`gradient`:
+    W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`sgd`
+    does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
+    W = params.W.clone()
+    for t in range(X.shape[0]):
+        W -= eta * gradient(params.replace(W=W), X[t], y[t])
+    return params.replace(W=W)
 
 
 # ----------------------------------------------------------------------------------------------

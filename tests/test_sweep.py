@@ -155,69 +155,13 @@ def _tiny_sgd_profile(**changes):
     return profiles.Profile(**base)
 
 
-def test_ntk_diagonal_closed_form():
-    """Hbar = sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L-1)/4 for unit-norm inputs."""
-    from rnnbook.sweeps import ntk_diagonal
-
-    for L in (1, 4, 9):
-        assert ntk_diagonal(L, 3, init="algorithm1") == pytest.approx(L / 2 + L * (L - 1) / 4, rel=1e-12)
-        assert ntk_diagonal(L, 3, init="paper") == pytest.approx(L / 2 + L**-3 * L * (L - 1) / 4, rel=1e-12)
-
-
-def test_algorithm1_loop_equals_batched_sgd():
-    """The literal one-sample loop (used where sgd does not draw the network) and train.sgd agree on
-    the same weights and stream."""
-    import torch
-
-    from rnnbook import concepts, series, train
-    from rnnbook.sweeps import algorithm1_loop
-
-    source = train.population(concepts.random_additive_target(4, 3, series.sin(), seed=1))
-    res = train.sgd(source, m=12, steps=37, eta=0.3, runs=1, seed=5, test_n=0, dtype=torch.float64,
-                    device="cpu")
-    p0, X, y = train.run_stream(source, m=12, steps=37, seed=5, run=0, dtype=torch.float64, device="cpu")
-    p = algorithm1_loop(p0, X, y, 0.3)
-    torch.testing.assert_close(p.W, res.W[0], rtol=1e-12, atol=1e-12)
-
-
-def test_kernel_sgd_is_the_linearised_network():
-    """With the empirical NTK of W_0, kernel_sgd equals SGD on f_0 + <grad f_0, W - W_0> (Jacobians by
-    autograd), outputs and ||W - W_0||_F."""
-    import torch
-
-    from rnnbook import concepts, model
-    from rnnbook.device import make_generator
-    from rnnbook.sweeps import kernel_sgd
-
-    L, d, m, n, k = 3, 2, 7, 9, 4
-    p0 = model.init_params(m, d, L, init="algorithm1", generator=make_generator(3, "cpu"))
-    X = concepts.sample_sequences(n + k, L, d, seed=4)
-    y = torch.tensor([1.0, -1, -1, 1, 1, -1, 1, 1, -1], dtype=torch.float64)
-
-    def jac(x):
-        W = p0.W.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(model.forward(p0.replace(W=W), x[None])[0], W)
-        return g
-
-    G = torch.stack([jac(x) for x in X]).reshape(n + k, -1)
-    f0 = model.forward(p0, X)
-    eta = 0.7
-    w = torch.zeros(m * m, dtype=torch.float64)
-    for t in range(n):
-        z = y[t] * (f0[t] + G[t] @ w)
-        w += eta * y[t] * torch.sigmoid(-z) * G[t]
-    H = G @ G.T
-    a, f = kernel_sgd(H[:n, :n], H[n:, :n], y, eta, f0[:n], f0[n:])
-    torch.testing.assert_close(f, f0[n:] + G[n:] @ w, rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close((a @ H[:n, :n] @ a).sqrt(), w.norm(), rtol=1e-10, atol=1e-12)
-
-
 def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     """The SGD sweeps run end to end on a tiny profile; sgd_length's curves are train.sgd's."""
     import torch
 
     from rnnbook import train
-    from rnnbook.sweeps import SEED, _sin_additive, ntk_diagonal
+    from rnnbook.sweeps import SEED, _sin_additive
+    from rnnbook.train import ntk_diagonal
 
     tiny = _tiny_sgd_profile()
     for name in ("sgd_stepsize", "sgd_length", "sgd_span", "sgd_labelling", "sgd_lazy"):
