@@ -718,3 +718,45 @@ def labelled_data(target: Target, n: int, *, c_min: float = 1.0, c_max: float = 
         X=X, y=y, f_star=f_scaled, target=scaled, base_target=target, method=method, scale=s,
         threshold=thr, n_drawn=n_drawn, acceptance_rate=rate, c_min=c_min, c_max=c_max,
         complexity=scaled.complexity(c0, c1=c1), base_complexity=target.complexity(c0, c1=c1))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MarginSample:
+    """The first n inputs of a pool with abs(F*) >= t, t a quantile of abs(F*) over the pool.
+
+    ``index`` (n,): positions in the pool, increasing (so the samples of two sizes are nested);
+    ``f_star`` (n,): F*/t there, with abs(F*/t) >= 1 (Theorem 2's margin); ``target``: F*/t;
+    ``threshold``: t."""
+
+    index: torch.Tensor
+    f_star: torch.Tensor
+    target: Target
+    threshold: float
+
+
+def margin_sample(target: Target, X, n: int, *, quantile: float = 0.2) -> MarginSample:
+    """Theorem 2's margin y F* >= 1 on a pool ``X`` (N, L, d) by conditioning, not by rescaling to
+    the sample's minimum: t = the ``quantile`` of abs(F*) over the pool, keep the first n inputs
+    with abs(F*) >= t, and scale F* by 1/t.  Rescaling by 1 / min_i abs(F*(x_i)) (see
+    :func:`labelled_data`) makes the scale, and every quantity quadratic in F*, grow with n (the
+    minimum of n draws of a continuous law shrinks like 1/n); a fixed quantile does not.  The kept
+    inputs follow the law of x conditioned on abs(F*(x)) >= t, as with ``method="reject"``.  Too
+    few inputs above t in the pool is a ``ValueError``."""
+    if not isinstance(target, (AdditiveTarget, NVariableTarget)):
+        raise TypeError(f"target must be an AdditiveTarget or NVariableTarget, got {type(target).__name__}")
+    n = check_int(n, name="n", minimum=1)
+    q = check_real(quantile, name="quantile", nonnegative=True)
+    if q >= 1:
+        raise ValueError(f"quantile must lie in [0, 1), got {quantile}")
+    f = target(X)
+    _check_values(f)
+    t = float(torch.quantile(f.abs().to(torch.float64), q))
+    if t <= 0:
+        raise ValueError(f"the {q:g} quantile of abs(F*) over the pool is 0: no margin to condition on")
+    keep = torch.nonzero(f.abs() >= t)[:n, 0]
+    if keep.numel() < n:
+        raise ValueError(f"the pool holds {keep.numel()} inputs with abs(F*) >= t, fewer than n = {n}: "
+                         "draw a larger pool")
+    scaled = target.scaled(1 / t)
+    return MarginSample(keep, scaled(X[keep]), scaled, t)
+

@@ -503,3 +503,26 @@ def test_bad_terms_and_inputs():
         C.long_range_pair(5, 2, 1, S.exp(), seed=0).complexity(1.0, c1=0.0)
     with pytest.raises(TypeError, match="target"):
         C.complexity(object(), 1.0)
+
+
+def test_margin_sample_conditions_on_a_quantile():
+    """Theorem 2's margin by conditioning: kept inputs are exactly the first n with abs(F*) >= t,
+    t the quantile of abs(F*) over the pool, and F*/t >= 1 in absolute value there."""
+    target = C.random_additive_target(4, 3, S.sin(), seed=0)
+    X = C.sample_sequences(500, 4, 3, seed=1)
+    f = target(X)
+    s = C.margin_sample(target, X, 100, quantile=0.3)
+    t = float(torch.quantile(f.abs(), 0.3))
+    assert s.threshold == pytest.approx(t, rel=1e-15)
+    expected = [i for i in range(500) if abs(float(f[i])) >= t][:100]
+    assert s.index.tolist() == expected
+    assert bool((s.f_star.abs() >= 1).all())
+    torch.testing.assert_close(s.f_star, f[s.index] / t, rtol=1e-13, atol=0)
+    # nested: a smaller n is a prefix
+    assert C.margin_sample(target, X, 40, quantile=0.3).index.tolist() == expected[:40]
+    with pytest.raises(ValueError, match="fewer than n"):
+        C.margin_sample(target, X, 450, quantile=0.3)
+    with pytest.raises(ValueError, match="quantile"):
+        C.margin_sample(target, X, 10, quantile=1.0)
+    with pytest.raises(TypeError, match="target"):
+        C.margin_sample("sin", X, 10)
