@@ -477,3 +477,32 @@ def test_kernel_sgd_is_the_linearised_network():
     a, f = train.kernel_sgd(H[:n, :n], H[n:, :n], y, eta, f0[:n], f0[n:])
     torch.testing.assert_close(f, f0[n:] + G[n:] @ w, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close((a @ H[:n, :n] @ a).sqrt(), w.norm(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["final", "labelling"])
+def test_the_batched_step_equals_separate_steps(loss):
+    """The batched (R, m, m) step that CUDA runs -- forced on the CPU here, where sgd otherwise runs
+    the runs one after the other -- equals R single-run steps on the same weights and samples."""
+    from rnnbook.train import _Trainer
+
+    source = labelling_source(L=4, d=3) if loss == "labelling" else tiny_source(L=4, d=3)
+    R, m, steps = 3, 9, 25
+    streams = [train.run_stream(source, m=m, steps=steps, seed=7, run=r, dtype=F64, device="cpu")
+               for r in range(R)]
+
+    def stacked(i, name=None):
+        return torch.stack([getattr(s[0], name) if name else s[i] for s in streams])
+
+    A, B, M0 = stacked(0, "A"), stacked(0, "B"), stacked(0, "M0")
+    X, y = stacked(1), stacked(2).reshape(R, steps, -1)
+    Ws = {}
+    for split in (True, False):
+        W = stacked(0, "W").clone()
+        trainer = _Trainer(W, A, B, M0, 0.4, loss == "labelling", split=split)
+        z = torch.empty_like(y)
+        for t in range(steps):
+            trainer.step(X[:, t], y[:, t, :, None], -y[:, t, :, None], z[:, t, :, None])
+        Ws[split] = (W, z)
+    torch.testing.assert_close(Ws[False][0], Ws[True][0], rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(Ws[False][1], Ws[True][1], rtol=1e-12, atol=1e-13)
+    assert not torch.equal(Ws[True][0], stacked(0, "W"))  # the step did something
