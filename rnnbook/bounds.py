@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from .device import as_tensor, check_int, check_real, check_sequences
+from .device import as_tensor, check_int, check_positions, check_real, check_sequences
 from .kernels import _backward_products_, forward_correlation, forward_diagonal, ntk, sigma
 from .posdef import check_symmetric, psd_tolerance
 
@@ -139,22 +139,6 @@ def backward_dominance(X, *, init="paper") -> BackwardDominance:
 _SCALES = ("product", "max")
 
 
-def _check_positions(positions, L: int) -> list[int]:
-    if isinstance(positions, int):
-        positions = [positions]
-    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__len__"):
-        raise TypeError("positions must be an int or a sequence of ints (1-based)")
-    out = [check_int(p, name="positions") for p in positions]
-    if not out:
-        raise ValueError("positions must not be empty")
-    bad = [p for p in out if not 1 <= p <= L]
-    if bad:
-        raise ValueError(f"positions must lie in 1..L = 1..{L} (1-based, as in the paper), got {bad}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"positions must be distinct, got {out}")
-    return out
-
-
 def position_kernel(X, positions, p: int, *, scale: str = "product") -> torch.Tensor:
     """The (n, n) matrix of normalised p-th powers of inner products of the inputs at ``positions``
     (1-based) that Theorem 4's sketch needs H^inf to dominate.  With Z_i = [X_{i,r_1}, ..., X_{i,r_N}]:
@@ -167,7 +151,7 @@ def position_kernel(X, positions, p: int, *, scale: str = "product") -> torch.Te
     Entries lie in [-1, 1]; p = 0 gives the all-ones matrix.  A zero input is a ``ValueError``."""
     X = check_sequences(X, name="X").to(torch.float64)
     n, L, _ = X.shape
-    pos = _check_positions(positions, L)
+    pos = check_positions(positions, L=L)
     p = check_int(p, name="p", minimum=0)
     if scale not in _SCALES:
         raise ValueError(f"scale must be one of {_SCALES}, got {scale!r}")

@@ -34,6 +34,7 @@ from .device import (
     DEFAULT_DTYPE,
     as_tensor,
     check_int,
+    check_positions,
     check_real,
     check_sequences,
     get_device,
@@ -336,17 +337,9 @@ class NVariableTarget:
     def __post_init__(self):
         L = check_int(self.L, name="L", minimum=1)
         d = check_int(self.d, name="d", minimum=1)
-        if isinstance(self.positions, (str, bytes)) or not hasattr(self.positions, "__len__"):
+        if isinstance(self.positions, (int, str, bytes)) or not hasattr(self.positions, "__len__"):
             raise TypeError("positions must be a sequence of ints")
-        positions = tuple(check_int(p, name=f"positions[{k}]") for k, p in enumerate(self.positions))
-        if not positions:
-            raise ValueError("positions must name at least one position (N >= 1)")
-        bad = [p for p in positions if not 1 <= p <= L]
-        if bad:
-            raise ValueError(f"positions must lie in 1..L = 1..{L} (1-based, as in the paper), "
-                             f"got {bad}")
-        if len(set(positions)) != len(positions):
-            raise ValueError(f"positions must be distinct, got {positions}")
+        positions = tuple(check_positions(self.positions, L=L))
         terms = tuple(self.terms)
         if not terms:
             raise ValueError("terms must contain at least one term (F* = 0 has no labels)")
@@ -494,12 +487,7 @@ def random_additive_target(L: int, d: int, psi: PowerSeries | Sequence[PowerSeri
     beta_norm = _check_beta_norm(beta_norm)
     if positions is None:
         positions = range(1, L + 1)
-    positions = [check_int(p, name="positions") for p in positions]
-    if not positions:
-        raise ValueError("positions must not be empty")
-    bad = [p for p in positions if not 1 <= p <= L]
-    if bad:
-        raise ValueError(f"positions must lie in 1..L = 1..{L} (1-based), got {bad}")
+    positions = check_positions(positions, L=L, distinct=False)
     gen = _target_generator(generator, seed)
     ls = [p for p in positions for _ in range(k)]
     psis, betas = _random_terms(len(ls), d, psi, beta_norm, gen)

@@ -150,6 +150,24 @@ def check_int(value: Any, *, name: str, minimum: int | None = None) -> int:
     return v
 
 
+def check_positions(positions: Any, *, L: int, name: str = "positions", distinct: bool = True) -> list[int]:
+    """1-based sequence positions (an int or a sequence of ints) in 1..L, as a non-empty list;
+    repeated positions are an error when ``distinct``."""
+    if isinstance(positions, (int, np.integer)) and not isinstance(positions, bool):
+        positions = [positions]
+    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
+        raise TypeError(f"{name} must be an int or a sequence of ints (1-based)")
+    out = [check_int(p, name=name) for p in positions]
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    bad = [p for p in out if not 1 <= p <= L]
+    if bad:
+        raise ValueError(f"{name} must lie in 1..L = 1..{L} (1-based, as in the paper), got {bad}")
+    if distinct and len(set(out)) != len(out):
+        raise ValueError(f"{name} must be distinct, got {out}")
+    return out
+
+
 def describe() -> dict[str, str]:
     """Hardware and software facts for the status page and benchmark records."""
     info = {

@@ -90,3 +90,21 @@ def test_check_sequences_shape_and_expectations():
         check_sequences(np.zeros((2, 3, 4)), d=2)
     with pytest.raises(ValueError, match="X contains NaN"):
         check_sequences(np.full((1, 1, 1), np.nan))
+
+
+def test_check_positions():
+    from rnnbook.device import check_positions
+
+    assert check_positions(3, L=4) == [3]
+    assert check_positions((1, 4), L=4) == [1, 4]
+    assert check_positions([2, 2], L=4, distinct=False) == [2, 2]
+    with pytest.raises(ValueError, match="distinct"):
+        check_positions([2, 2], L=4)
+    with pytest.raises(ValueError, match=r"1\.\.L = 1\.\.4"):
+        check_positions([0, 5], L=4)
+    with pytest.raises(ValueError, match="empty"):
+        check_positions([], L=4)
+    with pytest.raises(TypeError, match="positions"):
+        check_positions("12", L=4)
+    with pytest.raises(TypeError, match="int"):
+        check_positions([1.0], L=4)
