@@ -761,22 +761,32 @@ def kernel_sgd(H_stream, H_test, y, eta: float, f0_stream, f0_test) -> tuple[tor
     labels ``y`` (n,) and the initial outputs ``f0_stream`` (n,), ``f0_test`` (k,).  Returns the
     coefficients a (n,) and the test outputs f_n (k,); the linearised network moved W by
     ||W_n - W_0||_F = sqrt(a^T H a) (H the empirical NTK; with the infinite-width one, its limit)."""
-    H_stream = torch.as_tensor(H_stream, dtype=torch.float64)
+    eta = check_real(eta, name="eta", positive=True)
+    H_stream = as_tensor(H_stream, name="H_stream", dtype=torch.float64, device="cpu")
+    if H_stream.ndim != 2 or H_stream.shape[0] != H_stream.shape[1]:
+        raise ValueError(f"H_stream must be a square (n, n) matrix, got shape {tuple(H_stream.shape)}")
     n = H_stream.shape[0]
-    y = torch.as_tensor(y, dtype=torch.float64)
-    f0_stream = torch.as_tensor(f0_stream, dtype=torch.float64)
+    y = _check_labels(as_tensor(y, name="y", dtype=torch.float64, device="cpu"), (n,), device="cpu")
+    f0_stream = as_tensor(f0_stream, name="f0_stream", dtype=torch.float64, device="cpu")
+    H_test = as_tensor(H_test, name="H_test", dtype=torch.float64, device="cpu")
+    f0_test = as_tensor(f0_test, name="f0_test", dtype=torch.float64, device="cpu")
+    if f0_stream.shape != (n,):
+        raise ValueError(f"f0_stream must have shape ({n},), got {tuple(f0_stream.shape)}")
+    if H_test.ndim != 2 or H_test.shape[1] != n or f0_test.shape != (H_test.shape[0],):
+        raise ValueError(f"H_test must be (k, {n}) and f0_test (k,), got {tuple(H_test.shape)} and "
+                         f"{tuple(f0_test.shape)}")
     a = torch.zeros(n, dtype=torch.float64)
     for t in range(n):
         z = y[t] * (f0_stream[t] + H_stream[t, :t] @ a[:t])
         a[t] = eta * y[t] * torch.sigmoid(-z)
-    f = torch.as_tensor(f0_test, dtype=torch.float64) + torch.as_tensor(H_test, dtype=torch.float64) @ a
-    return a, f
+    return a, f0_test + H_test @ a
 
 
 def algorithm1_loop(params, X, y, eta: float):
     """Algorithm 1 written literally, one sample at a time through :func:`gradient`:
     W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`sgd`
     does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
+    eta = check_real(eta, name="eta", positive=True)
     W = params.W.clone()
     for t in range(X.shape[0]):
         W -= eta * gradient(params.replace(W=W), X[t], y[t])

@@ -506,3 +506,21 @@ def test_the_batched_step_equals_separate_steps(loss):
     torch.testing.assert_close(Ws[False][0], Ws[True][0], rtol=1e-12, atol=1e-13)
     torch.testing.assert_close(Ws[False][1], Ws[True][1], rtol=1e-12, atol=1e-13)
     assert not torch.equal(Ws[True][0], stacked(0, "W"))  # the step did something
+
+
+def test_kernel_sgd_and_the_loop_reject_bad_input():
+    H = torch.eye(3, dtype=F64)
+    y = torch.tensor([1.0, -1.0, 1.0], dtype=F64)
+    with pytest.raises(ValueError, match="eta"):
+        train.kernel_sgd(H, H[:2], y, 0.0, torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="square"):
+        train.kernel_sgd(H[:2], H[:2], y, 0.1, torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="labels"):
+        train.kernel_sgd(H, H[:2], y * 2, 0.1, torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="H_test"):
+        train.kernel_sgd(H, H[:2, :2], y, 0.1, torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="f0_stream"):
+        train.kernel_sgd(H, H[:2], y, 0.1, torch.zeros(4), torch.zeros(2))
+    p0 = model.init_params(4, 2, 3, generator=make_generator(0, "cpu"))
+    with pytest.raises(ValueError, match="eta"):
+        train.algorithm1_loop(p0, torch.ones(2, 3, 2, dtype=F64), torch.ones(2, dtype=F64), -1.0)
