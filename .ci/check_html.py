@@ -1,7 +1,10 @@
 """Structural checks of the built HTML (run by .ci/run after `make book`).
 
-Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, or when a chapter
-shows no executed output, no figure, or has no downloadable .ipynb. Everything a browser sees
+Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a chapter
+shows no executed output, no figure, or has no downloadable .ipynb, when any page's text shows a
+Python object's repr (e.g. a `{glue:text}` of a Markdown object renders as
+"<IPython.core.display.Markdown object>"), or when a verdict cell of a "What we found" table does
+not start with a word of rnnbook.verdicts.WORDS. Everything a browser sees
 (network requests, missing assets, MathJax, links) is checked by tests/test_browser.py.
 """
 
@@ -13,6 +16,37 @@ from pathlib import Path
 
 import yaml
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from rnnbook.verdicts import WORDS  # noqa: E402
+
+# What a Python object looks like when it is printed instead of rendered.
+REPR = re.compile(r"<(?:IPython|matplotlib|pandas|numpy|torch|rnnbook)\.[\w.]+ object|object at 0x[0-9a-f]+|<Figure size \d+x\d+")
+
+
+def visible_text(html: str) -> str:
+    """The page's text as a reader sees it: no scripts, styles or tags, entities decoded."""
+    import html as _html
+
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    return _html.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def verdict_cells(html: str) -> list[str]:
+    """The text of the last cell of each body row of the table under "What we found"."""
+    start = html.find('id="what-we-found"')
+    if start < 0:
+        return []
+    table = re.search(r"<tbody>(.*?)</tbody>", html[start:], flags=re.S)
+    if table is None:
+        return []
+    cells = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), flags=re.S):
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        if tds:
+            cells.append(" ".join(visible_text(tds[-1]).split()))
+    return cells
+
 
 def main(root: Path) -> int:
     errors: list[str] = []
@@ -20,7 +54,7 @@ def main(root: Path) -> int:
     if not pages:
         print(f"no HTML pages under {root}")
         return 1
-    toc = yaml.safe_load((Path(__file__).resolve().parents[1] / "_toc.yml").read_text(encoding="utf-8"))
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in toc["parts"]}
     toc_pages = {toc["root"], *(f for files in parts.values() for f in files)}
     # the chapters proper (executed, with figures) form the first part of the table of contents
@@ -29,10 +63,15 @@ def main(root: Path) -> int:
     if built != toc_pages:
         errors.append(f"pages built {sorted(built)} differ from _toc.yml {sorted(toc_pages)}")
     for page in pages:
-        if page.stem not in chapters:
-            continue
         text = page.read_text(encoding="utf-8")
         rel = page.relative_to(root)
+        for m in REPR.finditer(visible_text(text)):
+            errors.append(f"{rel}: a Python object's repr in the rendered text: {m.group(0)!r}")
+        for cell in verdict_cells(text):
+            if not any(cell.startswith(w) for w in WORDS):
+                errors.append(f"{rel}: verdict cell {cell[:80]!r} does not start with a verdict word")
+        if page.stem not in chapters:
+            continue
         if not re.search(r'class="[^"]*\bcell_output\b', text):
             errors.append(f"{rel}: no executed cell output")
         if not re.search(r'<img[^>]+src="[^"]+\.png"', text):

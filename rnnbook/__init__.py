@@ -7,7 +7,8 @@ Modules, one concept each: ``series`` (power series, C(psi, R), C_N(psi, R)), ``
 of eq. (14)), ``kernels`` (infinite-width kernels), ``empirical`` (their finite-width
 counterparts), ``train`` (Algorithm 1: online SGD on W, batched runs, the NTK baseline),
 ``sweep`` (resumable heavy experiments), ``device``, ``profiles``, ``plotting``, ``report``
-(numbers and verdicts glued into chapters).
+(numbers and verdicts glued into chapters), ``verdicts`` (the tested rules that decide every
+verdict the book prints).
 """
 
 __version__ = "0.1.0"  # before the submodules: sweep records it
@@ -26,7 +27,8 @@ from . import (  # noqa: E402
     series,
     sweep,
     train,
+    verdicts,
 )
 
 __all__ = ["bounds", "concepts", "device", "empirical", "kernels", "model", "plotting", "posdef",
-           "profiles", "report", "series", "sweep", "train"]
+           "profiles", "report", "series", "sweep", "train", "verdicts"]

@@ -44,3 +44,75 @@ def test_every_toc_entry_exists_and_chapters_are_labelled_notebooks():
         assert "$" not in title and "{math}" not in title, f"{f}: math in the title {title!r}"
         if "```{code-cell}" in text:
             assert text.startswith("---\njupytext:"), f"{f}: code cells without a jupytext header"
+
+
+def _chapters():
+    return sorted((ROOT / "book").glob("*.md"))
+
+
+def _prose_and_code(text: str):
+    """Split a MyST notebook into its markdown (outside code cells) and its code cells."""
+    prose, code, inside = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```{code-cell}"):
+            inside = True
+            continue
+        if inside and line.startswith("```"):
+            inside = False
+            continue
+        (code if inside else prose).append(line)
+    return "\n".join(prose), "\n".join(code)
+
+
+def _verdict_keys(code: str):
+    """Regexes of the keys a chapter glues with report.verdict (f-string fields match anything)."""
+    out = []
+    for f, key in re.findall(r"\bverdict\(\s*(f?)\"([^\"]+)\"", code):
+        if f:
+            parts = re.split(r"\{[^}]*\}", key)
+            out.append(re.compile("^" + ".+".join(re.escape(p) for p in parts) + "$"))
+        else:
+            out.append(re.compile("^" + re.escape(key) + "$"))
+    return out
+
+
+GLUED_VERDICT = re.compile(r"^\{glue:md\}`(v_[A-Za-z0-9_]+)`$")
+
+
+@pytest.mark.parametrize("path", _chapters(), ids=lambda p: p.name)
+def test_every_verdict_is_glued_from_a_rule(path):
+    """No verdict word typed by hand: each row of a "What we found" table ends in exactly one
+    `{glue:md}` of a key that a code cell of the same chapter glues with report.verdict (which
+    accepts only a rnnbook.verdicts.Verdict), and every "Verdict:" in the prose is such a glue."""
+    text = path.read_text(encoding="utf-8")
+    prose, code = _prose_and_code(text)
+    keys = _verdict_keys(code)
+
+    def glued(key):
+        return any(k.match(key) for k in keys)
+
+    found = re.search(r"^## What we found\n(.*?)(?=^## |\Z)", prose, flags=re.M | re.S)
+    if found is None:
+        assert not keys or path.stem in ("errata",), f"{path.name}: verdicts but no 'What we found' table"
+        return
+    rows = [r for r in found.group(1).splitlines() if r.startswith("|")]
+    assert len(rows) >= 3, f"{path.name}: no table under 'What we found'"
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header[-1] == "verdict", f"{path.name}: the last column must be the verdict"
+    for row in rows[2:]:
+        cell = row.rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
+        m = GLUED_VERDICT.match(cell)
+        assert m, f"{path.name}: verdict cell {cell!r} is not one glued verdict"
+        assert glued(m.group(1)), f"{path.name}: {m.group(1)} is not glued by report.verdict"
+    for after in re.findall(r"[Vv]erdict(?: on [^:]{1,80})?:\s*(\S+)", prose):
+        key = re.match(r"\{glue:md\}`(v_[A-Za-z0-9_]+)`", after)
+        assert key and glued(key.group(1)), f"{path.name}: 'Verdict:' followed by {after!r}, not a glued verdict"
+
+
+def test_no_hand_typed_verdict_words_in_code():
+    """report.verdict is never called with a plain string: every chapter builds its verdicts with
+    rnnbook.verdicts (a str would raise at build time; this catches it before)."""
+    for path in _chapters():
+        _, code = _prose_and_code(path.read_text(encoding="utf-8"))
+        for arg in re.findall(r"\bverdict\(\s*f?\"[^\"]+\"\s*,\s*(.{0,12})", code):
+            assert not arg.startswith(('"', "f\"", "'")), f"{path.name}: verdict glued from a string literal"

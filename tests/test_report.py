@@ -63,3 +63,54 @@ def test_bootstrap_median_statistic_and_bad_statistic():
     assert slope == pytest.approx(-0.5, abs=1e-12)
     with pytest.raises(ValueError, match="statistic must be"):
         report.bootstrap_loglog_slope(x, samples, statistic="mean")
+
+
+def test_bootstrap_quantile_statistic():
+    x = np.array([1.0, 4.0, 16.0])
+    rng = np.random.default_rng(3)
+    base = np.abs(rng.normal(size=200))
+    samples = base[None, :] * x[:, None] ** -0.5  # every quantile scales like x^-1/2
+    slope, lo, hi = report.bootstrap_loglog_slope(x, samples, statistic="quantile", q=0.9, n_boot=50)
+    assert slope == pytest.approx(-0.5, abs=1e-12) and lo == pytest.approx(-0.5, abs=1e-12)
+    with pytest.raises(ValueError, match="needs q"):
+        report.bootstrap_loglog_slope(x, samples, statistic="quantile")
+
+
+def test_replicate_slope_t_interval_has_its_nominal_coverage():
+    """Four replicate curves with Gaussian slopes around -0.3 (sd 0.1): the 95% t-interval must
+    contain -0.3 in 95% of 1000 data sets, within 5 binomial sd (6.9; false-alarm below 1e-6)."""
+    x = np.geomspace(100, 10000, 8)
+    rng = np.random.default_rng(5)
+    reps, covered = 1000, 0
+    for _ in range(reps):
+        b = -0.3 + 0.1 * rng.normal(size=4)
+        Y = np.exp(np.log(x)[:, None] * b[None, :])
+        mean, lo, hi = report.replicate_loglog_slope(x, Y, level=0.95)
+        assert mean == pytest.approx(b.mean(), abs=1e-9)
+        covered += lo < -0.3 < hi
+    assert abs(covered - 0.95 * reps) <= 5 * (reps * 0.95 * 0.05) ** 0.5, covered
+    with pytest.raises(ValueError, match="two replicates"):
+        report.replicate_loglog_slope(x, Y[:, :1])
+
+
+def test_local_exponent_of_a_log_factor():
+    """log^2 m / sqrt m has local exponent -1/2 + 2/ln m; over one point pair it is the secant."""
+    m = np.array([1024.0, 4096.0])
+    expected = (np.log(np.log(4096) ** 2 / 64) - np.log(np.log(1024) ** 2 / 32)) / np.log(4)
+    assert report.local_exponent(lambda v: np.log(v) ** 2 / np.sqrt(v), m) == pytest.approx(expected)
+    assert report.local_exponent(lambda v: v**-0.25, np.geomspace(1, 100, 5)) == pytest.approx(-0.25)
+
+
+def test_verdict_glue_takes_only_verdicts_and_v_keys():
+    pytest.importorskip("myst_nb")
+    from rnnbook.verdicts import HOLDS, Verdict
+
+    with pytest.raises(TypeError, match="Verdict"):
+        report.verdict("v_x", "holds")
+    v = Verdict(HOLDS, "the interval contains -1/2", "rate", 0.01)
+    with pytest.raises(ValueError, match="start with 'v_'"):
+        report.verdict("x", v)
+    with pytest.raises(ValueError, match="report.verdict"):
+        report.note("v_x", "**holds**")
+    report.verdict("v_test", v)
+    assert report.VERDICTS["v_test"] is v

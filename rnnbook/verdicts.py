@@ -1,0 +1,476 @@
+"""Verdicts: how the book decides what a computation says about a statement of the paper.
+
+Every conclusion the book prints is a :class:`Verdict` returned by one of the rules below, never a
+word typed into a chapter. A verdict is one word (phrase) from a fixed vocabulary and a sentence
+that states the rule with the numbers that decided it, so a reader can check the decision and a
+changed number changes the word.
+
+The vocabulary (:data:`WORDS`):
+
+* ``holds`` -- the computation agrees with the statement: a measured rate whose interval contains
+  the claimed one and is narrow enough to exclude its neighbours, an exactly computed quantity that
+  satisfies the claim, a significance test that rejects "no effect".
+* ``holds with constant c`` -- a claim with an unspecified constant (``O(1)``, ``Omega(L^-4)``)
+  whose best constant was computed exactly; the constant is part of the verdict.
+* ``looser than stated`` -- a bound that holds with room: the measured rate is significantly better
+  than the stated one (e.g. an error that falls like ``m^-1/2`` under a bound ``m^-1/4``).
+* ``inconsistent`` -- the computation contradicts the statement at the stated error rate (or
+  exactly, where nothing is random).
+* ``not refuted`` -- a "for all" claim (a bound over every input, every sample size) checked on a
+  sample: a sample can refute such a claim but never confirm it.
+* ``inconclusive at these sizes`` -- the computation cannot decide: an interval that contains the
+  claim but also values the claim excludes, a test that is not significant.
+
+Error rates. Statistical rules take an interval of stated confidence ``level`` (two-sided, so a
+correct claim is called inconsistent with probability at most ``1 - level`` when the interval has
+its nominal coverage) or a one-sided test at level ``alpha``. Rules on exact computations take no
+level; their sentences say "computed exactly".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+HOLDS = "holds"
+HOLDS_WITH_CONSTANT = "holds with constant c"
+LOOSER = "looser than stated"
+INCONSISTENT = "inconsistent"
+NOT_REFUTED = "not refuted"
+INCONCLUSIVE = "inconclusive at these sizes"
+#: The fixed vocabulary of verdicts, in the order the module docstring explains them.
+WORDS = (HOLDS, HOLDS_WITH_CONSTANT, LOOSER, INCONSISTENT, NOT_REFUTED, INCONCLUSIVE)
+
+
+def fmt(x) -> str:
+    """A number as the verdict sentences print it: three significant digits, plain integers,
+    ``inf`` for infinity."""
+    x = float(x)
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == int(x) and abs(x) < 1e6:
+        return str(int(x))
+    return f"{x:.3g}"
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:.10g}%"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision: ``word`` from :data:`WORDS`, the ``sentence`` that states the rule with its
+    numbers, the ``rule`` that decided, its false-alarm ``error_rate`` (``None`` for exact
+    computations) and, for ``holds with constant c``, the ``constant``."""
+
+    word: str
+    sentence: str
+    rule: str
+    error_rate: float | None = None
+    constant: float | None = None
+
+    def __post_init__(self):
+        if self.word not in WORDS:
+            raise ValueError(f"word must be one of {WORDS}, got {self.word!r}")
+        if not isinstance(self.sentence, str) or not self.sentence.strip():
+            raise TypeError("sentence must be a non-empty str")
+        if not isinstance(self.rule, str) or not self.rule:
+            raise TypeError("rule must be a non-empty str")
+        if self.error_rate is not None and not 0 < self.error_rate < 1:
+            raise ValueError(f"error_rate must lie in (0, 1) or be None, got {self.error_rate}")
+        if (self.word == HOLDS_WITH_CONSTANT) != (self.constant is not None):
+            raise ValueError("constant is given exactly when the word is 'holds with constant c'")
+
+    @property
+    def label(self) -> str:
+        """The word as printed: ``holds with constant c`` shows its constant."""
+        if self.word == HOLDS_WITH_CONSTANT:
+            return f"holds with constant c = {fmt(self.constant)}"
+        return self.word
+
+    def markdown(self) -> str:
+        """Bold word, then the sentence: what a chapter glues."""
+        sentence = self.sentence.strip()
+        if not sentence.endswith("."):
+            sentence += "."
+        return f"**{self.label}**: {sentence}"
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.sentence}"
+
+
+def _finite(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _level(level) -> float:
+    level = _finite("level", level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return level
+
+
+def _alpha(alpha) -> float:
+    alpha = _finite("alpha", alpha)
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must lie in (0, 0.5), got {alpha}")
+    return alpha
+
+
+def _text(name: str, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{name} must be a non-empty str")
+    return value.strip()
+
+
+_CLAIMS = ("equals", "at most", "at least")
+
+
+def rate(estimate, low, high, *, claimed, claim: str = "equals", level=None, resolution: float = 0.25,
+         quantity: str = "the fitted exponent", claimed_text: str | None = None,
+         interval: str = "interval") -> Verdict:
+    """A fitted exponent (``estimate`` with its ``level`` interval ``[low, high]``) against a
+    ``claimed`` exponent.
+
+    ``claim``: ``"equals"`` (the statement gives the rate), ``"at most"`` (a bound: the true
+    exponent is at most ``claimed``, e.g. an error ``O(m^claimed)``) or ``"at least"``.
+
+    * The interval excludes the claim on the forbidden side: *inconsistent*. For ``"equals"`` both
+      sides are forbidden.
+    * A bound (``at most``/``at least``) whose interval lies entirely on the allowed side:
+      *looser than stated*.
+    * The interval contains the claim: *holds* if it lies within ``resolution`` of the claim on
+      both sides (so it excludes exponents ``resolution`` away), otherwise *inconclusive at these
+      sizes*.
+
+    ``level=None`` means the exponent was computed exactly (no randomness): then ``low`` and
+    ``high`` must equal ``estimate`` and only the comparison with ``claimed`` decides (*holds*
+    needs agreement to 1e-9). ``claimed_text`` names the claimed exponent in the sentence (e.g.
+    "-0.26, the exponent of log^2 m/sqrt m over these widths"); ``interval`` describes how the
+    interval was obtained ("bootstrap interval over 48 networks")."""
+    estimate, low, high = (_finite(n, v) for n, v in (("estimate", estimate), ("low", low), ("high", high)))
+    claimed = _finite("claimed", claimed)
+    resolution = _finite("resolution", resolution)
+    if resolution <= 0:
+        raise ValueError(f"resolution must be positive, got {resolution}")
+    if claim not in _CLAIMS:
+        raise ValueError(f"claim must be one of {_CLAIMS}, got {claim!r}")
+    quantity = _text("quantity", quantity)
+    ctext = fmt(claimed) if claimed_text is None else _text("claimed_text", claimed_text)
+    if level is None:
+        if not (low == estimate == high):
+            raise ValueError("an exact rate (level=None) has low == estimate == high")
+        return _exact_rate(estimate, claimed, claim, quantity, ctext)
+    level = _level(level)
+    if not low <= estimate <= high:
+        raise ValueError(f"need low <= estimate <= high, got {low}, {estimate}, {high}")
+    iv = f"the {_pct(level)} {_text('interval', interval)} [{fmt(low)}, {fmt(high)}] of {quantity}"
+    err = 1 - level
+    above, below = low > claimed, high < claimed
+    if claim == "equals" and (above or below):
+        return Verdict(INCONSISTENT, f"{iv} excludes the claimed {ctext}", "rate", err)
+    if claim == "at most" and above:
+        return Verdict(INCONSISTENT, f"{iv} lies above the claimed {ctext}: slower than the bound allows",
+                       "rate", err)
+    if claim == "at least" and below:
+        return Verdict(INCONSISTENT, f"{iv} lies below the claimed {ctext}: faster than the bound allows",
+                       "rate", err)
+    if claim == "at most" and below:
+        return Verdict(LOOSER, f"{iv} lies below the claimed {ctext}: better than the bound", "rate", err)
+    if claim == "at least" and above:
+        return Verdict(LOOSER, f"{iv} lies above the claimed {ctext}: better than the bound", "rate", err)
+    if claimed - low <= resolution and high - claimed <= resolution:
+        return Verdict(HOLDS, f"{iv} contains the claimed {ctext} and lies within {fmt(resolution)} of it",
+                       "rate", err)
+    return Verdict(INCONCLUSIVE, f"{iv} contains the claimed {ctext} but reaches more than "
+                   f"{fmt(resolution)} away from it", "rate", err)
+
+
+def _exact_rate(value, claimed, claim, quantity, ctext) -> Verdict:
+    head = f"{quantity}, computed exactly, is {fmt(value)}"
+    close = abs(value - claimed) <= 1e-9 * max(1.0, abs(claimed))
+    if close:
+        return Verdict(HOLDS, f"{head}, the claimed {ctext}", "rate")
+    if claim == "equals":
+        return Verdict(INCONSISTENT, f"{head}, not the claimed {ctext}", "rate")
+    if (claim == "at most") == (value < claimed):
+        return Verdict(LOOSER, f"{head}, better than the claimed {ctext}", "rate")
+    side = "above" if value > claimed else "below"
+    return Verdict(INCONSISTENT, f"{head}, {side} the claimed {ctext}", "rate")
+
+
+def trend(estimate, low, high, *, direction: str, level=None, quantity: str = "the fitted exponent",
+          interval: str = "interval") -> Verdict:
+    """A claim that a quantity grows (``direction="increasing"``) or falls (``"decreasing"``),
+    decided by the sign of its fitted exponent: *holds* when the ``level`` interval lies strictly on
+    the claimed side of 0, *inconsistent* when strictly on the other, *inconclusive at these sizes*
+    when it contains 0. ``level=None``: an exactly computed exponent (``low == estimate == high``);
+    exactly 0 is *inconsistent* with a strict trend."""
+    estimate, low, high = (_finite(n, v) for n, v in (("estimate", estimate), ("low", low), ("high", high)))
+    if direction not in ("increasing", "decreasing"):
+        raise ValueError(f"direction must be 'increasing' or 'decreasing', got {direction!r}")
+    quantity = _text("quantity", quantity)
+    sign = 1.0 if direction == "increasing" else -1.0
+    want = "above" if sign > 0 else "below"
+    if level is None:
+        if not (low == estimate == high):
+            raise ValueError("an exact trend (level=None) has low == estimate == high")
+        head = f"{quantity}, computed exactly, is {fmt(estimate)}"
+        if sign * estimate > 0:
+            return Verdict(HOLDS, f"{head}, {want} 0 ({direction})", "trend")
+        return Verdict(INCONSISTENT, f"{head}, not {want} 0: the quantity is not {direction}", "trend")
+    level = _level(level)
+    if not low <= estimate <= high:
+        raise ValueError(f"need low <= estimate <= high, got {low}, {estimate}, {high}")
+    iv = f"the {_pct(level)} {_text('interval', interval)} [{fmt(low)}, {fmt(high)}] of {quantity}"
+    if (sign > 0 and low > 0) or (sign < 0 and high < 0):
+        return Verdict(HOLDS, f"{iv} lies {want} 0 ({direction})", "trend", 1 - level)
+    if (sign > 0 and high < 0) or (sign < 0 and low > 0):
+        return Verdict(INCONSISTENT, f"{iv} lies on the other side of 0: not {direction}", "trend", 1 - level)
+    return Verdict(INCONCLUSIVE, f"{iv} contains 0", "trend", 1 - level)
+
+
+def bound(values, limits, *, relation: str = "<=", sample: bool = True, what: str,
+          rtol: float = 1e-12) -> Verdict:
+    """A "for all" inequality ``values <= limits`` (or ``>=``), checked entrywise.
+
+    Any violation beyond the relative rounding tolerance ``rtol`` is a counterexample: *inconsistent*
+    (a sample refutes). Without one: *not refuted* when the entries are a ``sample`` of the cases
+    the claim covers (it can never be confirmed that way), *holds* when they are every case
+    (``sample=False``, e.g. an inequality between two exactly computed numbers). The sentence gives
+    the count and the tightest ratio ``values/limits``. ``what`` describes the entries ("the
+    quadratic form against C(F*) at 18 (L, target, init)")."""
+    if relation not in ("<=", ">="):
+        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+    what = _text("what", what)
+    v = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    lim = np.broadcast_to(np.atleast_1d(np.asarray(limits, dtype=np.float64)), v.shape)
+    if v.size == 0:
+        raise ValueError("values must not be empty")
+    if np.isnan(v).any() or np.isnan(lim).any():
+        raise ValueError("values and limits must not contain NaN")
+    if not np.isfinite(v).all():
+        raise ValueError("values must be finite (an infinite limit is allowed)")
+    rtol = _finite("rtol", rtol)
+    slack = rtol * np.maximum(np.abs(v), np.where(np.isfinite(lim), np.abs(lim), 0.0))
+    bad = v > lim + slack if relation == "<=" else v < lim - slack
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(lim != 0, v / lim, np.inf)
+    head = f"{what}: {v.size} case{'s' if v.size != 1 else ''}"
+    if bad.any():
+        k = int(bad.sum())
+        worst = float(np.max(ratio[bad]) if relation == "<=" else np.min(ratio[bad]))
+        return Verdict(INCONSISTENT, f"{head}, {k} violate{'s' if k == 1 else ''} value {relation} limit "
+                       f"(worst ratio {fmt(worst)})", "bound")
+    finite = np.isfinite(ratio)
+    if finite.any():
+        tight = float(np.max(ratio[finite]) if relation == "<=" else np.min(ratio[finite]))
+        tail = f", the tightest ratio value/limit being {fmt(tight)}"
+    else:
+        tail = ""
+    if sample:
+        return Verdict(NOT_REFUTED, f"{head}, none violates value {relation} limit{tail}; a sample cannot "
+                       "confirm a claim for all cases", "bound")
+    return Verdict(HOLDS, f"{head}, all of the cases the claim covers, none violates value {relation} "
+                   f"limit{tail}", "bound")
+
+
+def constant(measured, *, need: str, claimed=None, measured_is: str = "exact", name: str = "the constant",
+             claimed_text: str | None = None) -> Verdict:
+    """A claimed constant: the statement needs the true constant to be ``"at least"`` or
+    ``"at most"`` ``claimed``.
+
+    ``measured_is`` says what the measurement is of the true constant: ``"exact"``, an
+    ``"upper bound"`` (e.g. the best constant of a dominance on a finite sample, which can only fall
+    as points are added) or a ``"lower bound"``.
+
+    * ``claimed=None`` (an unspecified constant, as in ``O(1)``): an exact, finite, positive
+      measurement gives *holds with constant c*; a bound on it gives *not refuted*.
+    * A measurement that settles the comparison (exact; or an upper bound below an "at most" claim /
+      a lower bound above an "at least" one): *holds*; contradicts it exactly or through a bound on
+      the right side (an upper bound below an "at least" claim): *inconsistent*; otherwise
+      *not refuted* (the bound satisfies the claim but could not confirm it)."""
+    measured = _finite("measured", measured)
+    if need not in ("at least", "at most"):
+        raise ValueError(f"need must be 'at least' or 'at most', got {need!r}")
+    if measured_is not in ("exact", "upper bound", "lower bound"):
+        raise ValueError(f"measured_is must be 'exact', 'upper bound' or 'lower bound', got {measured_is!r}")
+    name = _text("name", name)
+    kind = {"exact": "computed exactly", "upper bound": "an upper bound on the true value",
+            "lower bound": "a lower bound on the true value"}[measured_is]
+    head = f"{name} is {fmt(measured)} ({kind})"
+    if claimed is None:
+        if measured_is == "exact":
+            if measured <= 0:
+                raise ValueError(f"an exact constant must be positive, got {measured}")
+            return Verdict(HOLDS_WITH_CONSTANT, f"{head}", "constant", constant=measured)
+        return Verdict(NOT_REFUTED, f"{head}; the claim leaves the constant unspecified", "constant")
+    claimed = _finite("claimed", claimed)
+    ctext = fmt(claimed) if claimed_text is None else _text("claimed_text", claimed_text)
+    rel = ">=" if need == "at least" else "<="
+    ok = measured >= claimed if need == "at least" else measured <= claimed
+    decisive_if_ok = measured_is == "exact" or (measured_is == "lower bound") == (need == "at least")
+    decisive_if_bad = measured_is == "exact" or (measured_is == "upper bound") == (need == "at least")
+    if ok and decisive_if_ok:
+        return Verdict(HOLDS, f"{head} {rel} the claimed {ctext}", "constant")
+    if not ok and decisive_if_bad:
+        return Verdict(INCONSISTENT, f"{head} violates the claimed {rel} {ctext}", "constant")
+    if ok:
+        return Verdict(NOT_REFUTED, f"{head} {rel} the claimed {ctext}, which a bound of this side "
+                       "cannot confirm", "constant")
+    return Verdict(INCONCLUSIVE, f"{head} fails {rel} {ctext}, but as a bound of this side it cannot "
+                   "refute the claim", "constant")
+
+
+def agreement(error, tolerance, *, what: str, proved: bool) -> Verdict:
+    """Two computations of the same quantity (e.g. a series against its closed form) agree when
+    the largest ``error`` is within the ``tolerance`` a proof or a rounding analysis gives. Agreement
+    is *holds* when the identity is ``proved`` in the text (the computation checks the proof's
+    numbers), *not refuted* when only checked on these inputs; disagreement is *inconsistent*."""
+    error, tolerance = _finite("error", error), _finite("tolerance", tolerance)
+    if error < 0 or tolerance < 0:
+        raise ValueError("error and tolerance must be non-negative")
+    what = _text("what", what)
+    head = f"{what}: largest difference {fmt(error)}, tolerance {fmt(tolerance)}"
+    if error > tolerance:
+        return Verdict(INCONSISTENT, f"{head}: outside the tolerance", "agreement")
+    if proved:
+        return Verdict(HOLDS, f"{head}: within it, as proved", "agreement")
+    return Verdict(NOT_REFUTED, f"{head}: within it on these inputs", "agreement")
+
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1 - alpha))
+
+
+def compare_errors(first, se_first, second, se_second, *, claim: str = "first lower", alpha=0.01,
+                   names: Sequence[str] = ("the first", "the second")) -> Verdict:
+    """Two error rates with their standard errors, against a claim that the first is lower
+    (``"first lower"``) or higher (``"first higher"``) than the second: a one-sided z-test of the
+    difference at level ``alpha``. Significant in the claimed direction: *holds*; in the other:
+    *inconsistent*; neither: *inconclusive at these sizes*."""
+    a, sa, b, sb = (_finite(n, v) for n, v in
+                    (("first", first), ("se_first", se_first), ("second", second), ("se_second", se_second)))
+    if sa < 0 or sb < 0:
+        raise ValueError("standard errors must be non-negative")
+    if claim not in ("first lower", "first higher"):
+        raise ValueError(f"claim must be 'first lower' or 'first higher', got {claim!r}")
+    alpha = _alpha(alpha)
+    if len(names) != 2:
+        raise ValueError("names must hold two names")
+    n1, n2 = (_text("names", n) for n in names)
+    se = math.hypot(sa, sb)
+    diff = b - a if claim == "first lower" else a - b  # positive: the claimed direction
+    zc = _z(alpha)
+    head = (f"{n1} {fmt(a)} (se {fmt(sa)}) against {n2} {fmt(b)} (se {fmt(sb)}); one-sided test at "
+            f"{fmt(alpha)}, critical z = {zc:.2f}")
+    word = "lower" if claim == "first lower" else "higher"
+    if se == 0:
+        if diff > 0:
+            return Verdict(HOLDS, f"{head}: {n1} is {word}, exactly", "compare", alpha)
+        if diff < 0:
+            return Verdict(INCONSISTENT, f"{head}: {n1} is not {word}, exactly", "compare", alpha)
+        return Verdict(INCONCLUSIVE, f"{head}: equal", "compare", alpha)
+    z = diff / se
+    if z > zc:
+        return Verdict(HOLDS, f"{head}: z = {z:.2f}, {n1} is significantly {word}", "compare", alpha)
+    if z < -zc:
+        return Verdict(INCONSISTENT, f"{head}: z = {z:.2f}, significantly the other way", "compare", alpha)
+    return Verdict(INCONCLUSIVE, f"{head}: z = {z:.2f}, not significant", "compare", alpha)
+
+
+@dataclass(frozen=True)
+class ErrorEstimate:
+    """Mean 0-1 error over independent runs and its standard error (see :func:`error_estimate`)."""
+
+    mean: float
+    se: float
+    runs: int
+    n_test: int
+    dof: int  # degrees of freedom of the t quantile used with it (0: normal)
+
+    def upper(self, alpha: float) -> float:
+        """One-sided ``1 - alpha`` upper confidence bound on the population error."""
+        q = float(stats.t.ppf(1 - alpha, self.dof)) if self.dof > 0 else _z(alpha)
+        return self.mean + q * self.se
+
+
+def error_estimate(errors, *, n_test) -> ErrorEstimate:
+    """Mean over runs of test 0-1 errors measured on ``n_test`` held-out inputs, with a standard
+    error that covers both sources of noise: the spread between runs (``s^2/R``, ``R`` runs) and the
+    finite test sample (binomial, ``e(1-e)/n_test``; counted in full because the runs share the test
+    set). Its t quantile has ``R - 1`` degrees of freedom (normal for one run)."""
+    e = np.atleast_1d(np.asarray(errors, dtype=np.float64))
+    if e.ndim != 1 or e.size == 0:
+        raise ValueError(f"errors must be a non-empty 1-D array, got shape {e.shape}")
+    if not np.isfinite(e).all() or (e < 0).any() or (e > 1).any():
+        raise ValueError("errors must be finite 0-1 error rates in [0, 1]")
+    if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or n_test < 1:
+        raise ValueError(f"n_test must be a positive int, got {n_test!r}")
+    R = e.size
+    mean = float(e.mean())
+    var_runs = float(e.var(ddof=1)) / R if R > 1 else 0.0
+    se = math.sqrt(var_runs + mean * (1 - mean) / int(n_test))
+    return ErrorEstimate(mean, se, R, int(n_test), R - 1)
+
+
+def learned(errors, *, n_test, chance, alpha=0.01, what: str = "the test error") -> Verdict:
+    """"Learned": the population 0-1 error is below ``chance`` (the majority-class rate), decided by
+    a one-sided test at level ``alpha`` on the mean test error over runs (:func:`error_estimate`):
+    *holds* when its upper ``1 - alpha`` confidence bound is below ``chance``, *inconclusive at
+    these sizes* otherwise (not learning at finite width and sample size does not refute a theorem
+    about large ones)."""
+    chance = _finite("chance", chance)
+    if not 0 < chance <= 1:
+        raise ValueError(f"chance must lie in (0, 1], got {chance}")
+    alpha = _alpha(alpha)
+    what = _text("what", what)
+    est = error_estimate(errors, n_test=n_test)
+    up = est.upper(alpha)
+    head = (f"{what} {fmt(est.mean)} over {est.runs} run{'s' if est.runs != 1 else ''} (se {fmt(est.se)}); "
+            f"its one-sided {_pct(1 - alpha)} upper bound {fmt(up)}")
+    if up < chance:
+        return Verdict(HOLDS, f"{head} is below chance, {fmt(chance)}", "learned", alpha)
+    return Verdict(INCONCLUSIVE, f"{head} is not below chance, {fmt(chance)}", "learned", alpha)
+
+
+def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
+    """One verdict for a claim checked in several cases ("at every length", "for both
+    initialisations"): *inconsistent* if any case is, else *inconclusive at these sizes* if any is,
+    else the common word if all agree, else *not refuted* if any case is (a mixture with holds or
+    looser than stated), else *holds* (holds mixed with looser than stated: the claim holds in every
+    case, with room in some). The sentence lists each case. Its error rate is the sum of the cases'
+    (a union bound). ``holds with constant c`` verdicts carry different constants and are not
+    combined."""
+    vs = list(verdicts)
+    if not vs:
+        raise ValueError("verdicts must not be empty")
+    if not all(isinstance(v, Verdict) for v in vs):
+        raise TypeError("verdicts must be Verdict instances")
+    what = _text("what", what)
+    words = {v.word for v in vs}
+    if HOLDS_WITH_CONSTANT in words:
+        raise ValueError("'holds with constant c' verdicts are not combined: report each constant")
+    rates = [v.error_rate for v in vs if v.error_rate is not None]
+    err = min(sum(rates), 0.5) if rates else None
+    body = "; ".join(f"{v.label} ({v.sentence.rstrip('.')})" for v in vs)
+    if INCONSISTENT in words:
+        word = INCONSISTENT
+    elif INCONCLUSIVE in words:
+        word = INCONCLUSIVE
+    elif len(words) == 1:
+        word = vs[0].word
+    elif NOT_REFUTED in words:
+        word = NOT_REFUTED
+    else:
+        word = HOLDS
+    return Verdict(word, f"{what}: {body}", "combine", err)

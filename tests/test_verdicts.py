@@ -1,0 +1,297 @@
+"""Tests of rnnbook.verdicts: every branch of every rule, the vocabulary, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnbook import verdicts as V
+from rnnbook.verdicts import (
+    HOLDS,
+    HOLDS_WITH_CONSTANT,
+    INCONCLUSIVE,
+    INCONSISTENT,
+    LOOSER,
+    NOT_REFUTED,
+    Verdict,
+)
+
+
+def test_vocabulary_is_the_six_words():
+    assert V.WORDS == ("holds", "holds with constant c", "looser than stated", "inconsistent",
+                       "not refuted", "inconclusive at these sizes")
+
+
+def test_verdict_validates_and_renders():
+    v = Verdict(HOLDS, "the interval contains -1/2", "rate", 0.01)
+    assert v.markdown() == "**holds**: the interval contains -1/2."
+    assert v.label == "holds"
+    c = Verdict(HOLDS_WITH_CONSTANT, "computed exactly", "constant", constant=5 / 3)
+    assert c.label == "holds with constant c = 1.67"
+    with pytest.raises(ValueError, match="word must be one of"):
+        Verdict("holds, loosely", "x", "rate")
+    with pytest.raises(ValueError, match="constant is given exactly"):
+        Verdict(HOLDS_WITH_CONSTANT, "x", "constant")
+    with pytest.raises(ValueError, match="constant is given exactly"):
+        Verdict(HOLDS, "x", "constant", constant=1.0)
+    with pytest.raises(TypeError, match="sentence"):
+        Verdict(HOLDS, "  ", "rate")
+    with pytest.raises(ValueError, match="error_rate"):
+        Verdict(HOLDS, "x", "rate", error_rate=1.5)
+
+
+def test_fmt():
+    assert V.fmt(3.0) == "3" and V.fmt(-0.5) == "-0.5" and V.fmt(0.123456) == "0.123"
+    assert V.fmt(math.inf) == "inf" and V.fmt(1.5e-9) == "1.5e-09"
+
+
+# --- rate --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("low, high, claim, word", [
+    (-0.6, -0.4, "equals", HOLDS),                # contains, narrow
+    (-0.95, -0.52, "equals", INCONSISTENT),       # excludes (below)
+    (-0.45, -0.19, "equals", INCONSISTENT),       # excludes (above)
+    (-1.2, 0.1, "equals", INCONCLUSIVE),          # contains, too wide
+    (-0.6, -0.4, "at most", HOLDS),
+    (-0.9, -0.6, "at most", LOOSER),              # faster than the bound
+    (-0.3, -0.1, "at most", INCONSISTENT),        # slower than the bound
+    (-1.0, 0.2, "at most", INCONCLUSIVE),
+    (-0.6, -0.4, "at least", HOLDS),
+    (-0.3, -0.1, "at least", LOOSER),
+    (-0.9, -0.6, "at least", INCONSISTENT),
+    (-1.0, 0.2, "at least", INCONCLUSIVE),
+])
+def test_rate_every_branch(low, high, claim, word):
+    v = V.rate((low + high) / 2, low, high, claimed=-0.5, claim=claim, level=0.99)
+    assert v.word == word
+    assert v.error_rate == pytest.approx(0.01)
+    assert f"[{V.fmt(low)}, {V.fmt(high)}]" in v.sentence and "99%" in v.sentence
+
+
+def test_rate_sentence_names_the_claim_and_resolution():
+    v = V.rate(-0.7, -0.95, -0.52, claimed=-0.5, level=0.99, claimed_text="-1/2 (CLT)",
+               quantity="the median's exponent", interval="bootstrap interval over 48 networks")
+    assert v.sentence == ("the 99% bootstrap interval over 48 networks [-0.95, -0.52] of the median's "
+                          "exponent excludes the claimed -1/2 (CLT)")
+    wide = V.rate(-0.5, -0.8, -0.2, claimed=-0.5, level=0.95, resolution=0.5)
+    assert wide.word == HOLDS  # within the coarser resolution
+
+
+@pytest.mark.parametrize("value, claim, word", [
+    (3.0, "equals", HOLDS), (2.0, "equals", INCONSISTENT),
+    (2.0, "at most", LOOSER), (4.0, "at most", INCONSISTENT), (3.0, "at most", HOLDS),
+    (4.0, "at least", LOOSER), (2.0, "at least", INCONSISTENT),
+])
+def test_exact_rate(value, claim, word):
+    v = V.rate(value, value, value, claimed=3.0, claim=claim)
+    assert v.word == word and v.error_rate is None and "computed exactly" in v.sentence
+
+
+def test_rate_bad_input():
+    with pytest.raises(ValueError, match="low <= estimate <= high"):
+        V.rate(0.0, 0.1, 0.2, claimed=0, level=0.9)
+    with pytest.raises(ValueError, match="claim must be one of"):
+        V.rate(0.0, -0.1, 0.1, claimed=0, claim="about", level=0.9)
+    with pytest.raises(ValueError, match="level"):
+        V.rate(0.0, -0.1, 0.1, claimed=0, level=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        V.rate(math.nan, -0.1, 0.1, claimed=0, level=0.9)
+    with pytest.raises(TypeError, match="claimed must be a real number"):
+        V.rate(0.0, -0.1, 0.1, claimed="-1/2", level=0.9)
+    with pytest.raises(ValueError, match="exact rate"):
+        V.rate(0.0, -0.1, 0.1, claimed=0)
+    with pytest.raises(ValueError, match="resolution"):
+        V.rate(0.0, -0.1, 0.1, claimed=0, level=0.9, resolution=0)
+
+
+# --- trend -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("low, high, direction, word", [
+    (-0.9, -0.5, "decreasing", HOLDS), (0.2, 0.4, "decreasing", INCONSISTENT),
+    (-0.2, 0.3, "decreasing", INCONCLUSIVE),
+    (0.2, 0.4, "increasing", HOLDS), (-0.9, -0.5, "increasing", INCONSISTENT),
+    (-0.2, 0.3, "increasing", INCONCLUSIVE),
+])
+def test_trend_every_branch(low, high, direction, word):
+    assert V.trend((low + high) / 2, low, high, direction=direction, level=0.95).word == word
+
+
+def test_trend_exact_and_bad_input():
+    assert V.trend(-0.67, -0.67, -0.67, direction="decreasing").word == HOLDS
+    assert V.trend(0.0, 0.0, 0.0, direction="decreasing").word == INCONSISTENT
+    assert V.trend(0.3, 0.3, 0.3, direction="decreasing").word == INCONSISTENT
+    with pytest.raises(ValueError, match="direction"):
+        V.trend(0.0, 0.0, 0.0, direction="down")
+
+
+# --- bound -------------------------------------------------------------------------------------
+
+def test_bound_every_branch():
+    sample = V.bound([1.0, 2.0], [10.0, 1e12], what="form against C(F*)")
+    assert sample.word == NOT_REFUTED and "0.1" in sample.sentence and "2 cases" in sample.sentence
+    exact = V.bound([1.0], [2.0], sample=False, what="C(arctan(z/2), 1) against 5/3 + 1")
+    assert exact.word == HOLDS
+    bad = V.bound([1.0, 3.0], [2.0, 2.0], what="x")
+    assert bad.word == INCONSISTENT and "1 violates" in bad.sentence and "1.5" in bad.sentence
+    ge = V.bound([3.0], [2.0], relation=">=", what="x")
+    assert ge.word == NOT_REFUTED
+    assert V.bound([1.0], [2.0], relation=">=", what="x").word == INCONSISTENT
+    # rounding is not a violation; an infinite limit is allowed
+    assert V.bound([1.0 + 1e-15], [1.0], what="x").word == NOT_REFUTED
+    assert V.bound([5.0], [math.inf], what="x").word == NOT_REFUTED
+
+
+def test_bound_bad_input():
+    with pytest.raises(ValueError, match="NaN"):
+        V.bound([np.nan], [1.0], what="x")
+    with pytest.raises(ValueError, match="relation"):
+        V.bound([1.0], [1.0], relation="<", what="x")
+    with pytest.raises(ValueError, match="empty"):
+        V.bound([], [], what="x")
+    with pytest.raises(TypeError, match="what"):
+        V.bound([1.0], [1.0], what="")
+
+
+# --- constant ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("measured, need, kind, word", [
+    (0.2, "at least", "exact", HOLDS), (0.05, "at least", "exact", INCONSISTENT),
+    (0.2, "at least", "upper bound", NOT_REFUTED),   # a sample constant: cannot confirm
+    (0.05, "at least", "upper bound", INCONSISTENT),  # true <= 0.05 < 0.1
+    (0.2, "at least", "lower bound", HOLDS),
+    (0.05, "at least", "lower bound", INCONCLUSIVE),
+    (0.05, "at most", "exact", HOLDS), (0.2, "at most", "exact", INCONSISTENT),
+    (0.05, "at most", "upper bound", HOLDS), (0.2, "at most", "upper bound", INCONCLUSIVE),
+    (0.05, "at most", "lower bound", NOT_REFUTED), (0.2, "at most", "lower bound", INCONSISTENT),
+])
+def test_constant_every_branch(measured, need, kind, word):
+    assert V.constant(measured, need=need, claimed=0.1, measured_is=kind).word == word
+
+
+def test_constant_unspecified():
+    v = V.constant(5 / 3, need="at most", name="C(arctan(z/2), 1)")
+    assert v.word == HOLDS_WITH_CONSTANT and v.constant == pytest.approx(5 / 3)
+    assert v.label == "holds with constant c = 1.67"
+    assert V.constant(0.3, need="at least", measured_is="upper bound").word == NOT_REFUTED
+    with pytest.raises(ValueError, match="positive"):
+        V.constant(0.0, need="at least")
+    with pytest.raises(ValueError, match="need"):
+        V.constant(1.0, need="equal")
+    with pytest.raises(ValueError, match="measured_is"):
+        V.constant(1.0, need="at least", measured_is="sample")
+
+
+# --- agreement ---------------------------------------------------------------------------------
+
+def test_agreement_every_branch():
+    assert V.agreement(1e-12, 1e-9, what="series vs closed form", proved=True).word == HOLDS
+    assert V.agreement(1e-12, 1e-9, what="x", proved=False).word == NOT_REFUTED
+    assert V.agreement(1e-6, 1e-9, what="x", proved=True).word == INCONSISTENT
+    with pytest.raises(ValueError, match="non-negative"):
+        V.agreement(-1.0, 1.0, what="x", proved=True)
+
+
+# --- compare_errors ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a, b, claim, word", [
+    (0.20, 0.30, "first lower", HOLDS), (0.30, 0.20, "first lower", INCONSISTENT),
+    (0.20, 0.21, "first lower", INCONCLUSIVE),
+    (0.30, 0.20, "first higher", HOLDS), (0.20, 0.30, "first higher", INCONSISTENT),
+    (0.21, 0.20, "first higher", INCONCLUSIVE),
+])
+def test_compare_errors_every_branch(a, b, claim, word):
+    v = V.compare_errors(a, 0.01, b, 0.01, claim=claim, alpha=0.01, names=("Algorithm 1", "Section 3"))
+    assert v.word == word and v.error_rate == 0.01 and "critical z = 2.33" in v.sentence
+
+
+def test_compare_errors_without_noise():
+    assert V.compare_errors(0.1, 0, 0.2, 0).word == HOLDS
+    assert V.compare_errors(0.2, 0, 0.1, 0).word == INCONSISTENT
+    assert V.compare_errors(0.2, 0, 0.2, 0).word == INCONCLUSIVE
+    with pytest.raises(ValueError, match="non-negative"):
+        V.compare_errors(0.1, -1, 0.2, 0)
+    with pytest.raises(ValueError, match="alpha"):
+        V.compare_errors(0.1, 0.1, 0.2, 0.1, alpha=0.7)
+
+
+def test_compare_errors_false_alarm_rate():
+    """Under the null (equal error rates) the one-sided z-test at alpha = 0.05 calls 'holds' on a
+    fraction alpha of independent replications: 2000 of them, binomial sd 9.7; fails beyond 5 sd
+    (false-alarm rate below 1e-6)."""
+    rng = np.random.default_rng(7)
+    n, p, reps = 2000, 0.3, 2000
+    a, b = rng.binomial(n, p, reps) / n, rng.binomial(n, p, reps) / n
+    se = np.sqrt(p * (1 - p) / n)
+    hits = sum(V.compare_errors(x, se, y, se, alpha=0.05).word == HOLDS for x, y in zip(a, b))
+    assert abs(hits - 0.05 * reps) <= 5 * math.sqrt(reps * 0.05 * 0.95), hits
+
+
+# --- learned -----------------------------------------------------------------------------------
+
+def test_error_estimate_combines_run_spread_and_test_sample():
+    e = V.error_estimate([0.2, 0.22, 0.18, 0.2], n_test=1000)
+    var = np.var([0.2, 0.22, 0.18, 0.2], ddof=1) / 4 + 0.2 * 0.8 / 1000
+    assert e.mean == pytest.approx(0.2) and e.se == pytest.approx(math.sqrt(var)) and e.dof == 3
+    one = V.error_estimate([0.3], n_test=100)
+    assert one.se == pytest.approx(math.sqrt(0.21 / 100)) and one.dof == 0
+    assert one.upper(0.01) == pytest.approx(0.3 + 2.3263479 * math.sqrt(0.0021), rel=1e-6)
+    with pytest.raises(ValueError, match="n_test"):
+        V.error_estimate([0.2], n_test=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        V.error_estimate([1.2], n_test=10)
+
+
+def test_learned_every_branch():
+    yes = V.learned([0.17, 0.21, 0.19, 0.2], n_test=1000, chance=0.5)
+    assert yes.word == HOLDS and "below chance" in yes.sentence
+    no = V.learned([0.47, 0.49, 0.5, 0.46], n_test=1000, chance=0.5)
+    assert no.word == INCONCLUSIVE
+    # four runs spread from 0.1 to 0.6: the run-to-run spread alone keeps it undecided
+    spread = V.learned([0.1, 0.6, 0.2, 0.55], n_test=100000, chance=0.5)
+    assert spread.word == INCONCLUSIVE
+    with pytest.raises(ValueError, match="chance"):
+        V.learned([0.2], n_test=10, chance=0)
+
+
+def test_learned_false_alarm_rate():
+    """At chance (p = 0.5 exactly) 'learned' is called on at most a fraction alpha of replications:
+    4 runs, each run's error binomial on 1000 test points plus a run effect; 2000 replications at
+    alpha = 0.05, the call rate must not exceed alpha by 5 binomial sd (false-alarm < 1e-6)."""
+    rng = np.random.default_rng(11)
+    reps, calls = 2000, 0
+    for _ in range(reps):
+        p = np.clip(0.5 + rng.normal(0, 0.02, 4), 0, 1)
+        e = rng.binomial(1000, p) / 1000
+        calls += V.learned(e, n_test=1000, chance=0.5, alpha=0.05).word == HOLDS
+    assert calls <= 0.05 * reps + 5 * math.sqrt(reps * 0.05 * 0.95), calls
+
+
+# --- combine -----------------------------------------------------------------------------------
+
+def _v(word):
+    return Verdict(word, f"case {word}", "rate", 0.01)
+
+
+@pytest.mark.parametrize("words, word", [
+    ((HOLDS, INCONSISTENT, LOOSER), INCONSISTENT),
+    ((HOLDS, INCONCLUSIVE), INCONCLUSIVE),
+    ((LOOSER, LOOSER), LOOSER),
+    ((HOLDS, LOOSER), HOLDS),
+    ((HOLDS, NOT_REFUTED), NOT_REFUTED),
+    ((NOT_REFUTED, NOT_REFUTED), NOT_REFUTED),
+])
+def test_combine_every_branch(words, word):
+    v = V.combine([_v(w) for w in words], what="both initialisations")
+    assert v.word == word
+    assert v.error_rate == pytest.approx(0.01 * len(words))
+    assert v.sentence.startswith("both initialisations: ")
+
+
+def test_combine_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        V.combine([], what="x")
+    with pytest.raises(TypeError, match="Verdict"):
+        V.combine(["holds"], what="x")
+    c = Verdict(HOLDS_WITH_CONSTANT, "x", "constant", constant=1.0)
+    with pytest.raises(ValueError, match="not combined"):
+        V.combine([c, _v(HOLDS)], what="x")
