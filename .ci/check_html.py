@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 from rnnbook.verdicts import WORDS  # noqa: E402
 
 # What a Python object looks like when it is printed instead of rendered.
-REPR = re.compile(r"<(?:IPython|matplotlib|pandas|numpy|torch|rnnbook)\.[\w.]+ object|object at 0x[0-9a-f]+|<Figure size \d+x\d+")
+REPR = re.compile(r"<(?:IPython|matplotlib|pandas|numpy|torch|rnnbook)\.[\w.]+ object"
+                  r"|object at 0x[0-9a-f]+|<Figure size \d+x\d+")
 
 
 def visible_text(html: str) -> str:

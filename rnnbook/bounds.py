@@ -121,16 +121,118 @@ def backward_dominance(X, *, init="paper") -> BackwardDominance:
     the off-diagonal pairs).  ``naive`` is the lower bound 2^-(L-l+1) from Sigma(rho) >= 1/2
     entrywise as PSD matrices (Sigma = J/2 + arcsin(rho)/pi, arcsin's series has positive
     coefficients) and the Schur product theorem -- Remark 4.2's "naive estimation"."""
+    return backward_dominance_of(*sigma_and_backward(X, init=init), what="X")
+
+
+def sigma_and_backward(X, *, init="paper") -> tuple[torch.Tensor, torch.Tensor]:
+    """Sigma(rho^l) of eq. (28) and the backward kernel F^l of Theorem 6, l = 1..L, for the sample
+    X (n, L, d) from one forward recursion: ``(S, F)``, each float64 of shape (L, n, n) on X's
+    device (F as :func:`rnnbook.kernels.backward_kernel` computes it).  For callers that need both
+    the kernels and :func:`backward_dominance_of` without computing the recursion twice."""
     S = sigma(forward_correlation(X, init=init))
-    F = _backward_products_(S.clone())  # F^l from the same Sigma(rho^l): one forward recursion
+    return S, _backward_products_(S.clone())
+
+
+def backward_dominance_of(S, F, *, what: str = "S") -> BackwardDominance:
+    """:func:`backward_dominance` from Sigma(rho^l) and F^l already computed (e.g. by
+    :func:`sigma_and_backward`), each of shape (L, n, n) with n >= 2."""
+    S = as_tensor(S, name="S")
+    F = as_tensor(F, name="F").to(device=S.device)
+    if S.dim() != 3 or S.shape[1] != S.shape[2] or F.shape != S.shape:
+        raise ValueError(f"S and F must both have shape (L, n, n), got {tuple(S.shape)} and {tuple(F.shape)}")
     L, n, _ = F.shape
     if n < 2:
-        raise ValueError(f"X must hold at least 2 sequences, got n = {n}")
+        raise ValueError(f"{what} must hold at least 2 sequences, got n = {n}")
     xi = torch.tensor([dominance_constant(F[l], S[l]) for l in range(L)], dtype=torch.float64)
     off = ~torch.eye(n, dtype=torch.bool, device=F.device)
     rayleigh = (F[:, off].mean(dim=1) / S[:, off].mean(dim=1)).cpu()
     naive = 2.0 ** -(L - torch.arange(L, dtype=torch.float64))
     return BackwardDominance(xi, rayleigh, naive)
+
+
+def pair_bootstrap(values, *, statistic: str = "mean", n_boot: int = 2000, seed: int = 0,
+                   counts=None) -> torch.Tensor:
+    """Bootstrap replicates of a statistic over the pairs i < j of a sample of n independent inputs.
+
+    ``values``: symmetric pair quantities, shape (n, n) or (k, n, n) (e.g. F^l_ij, l = 1..L); the
+    diagonal is not used.  The n inputs are resampled with replacement -- ``counts`` (shape
+    (n_boot, n)) says how often each input is drawn, by default n_boot multinomial draws of n from
+    ``seed`` -- and the statistic is recomputed over the pairs of distinct resampled inputs: pair
+    (i, j) enters with weight c_i c_j, and an input paired with a copy of itself is left out, as the
+    diagonal is.  This resamples what is independent (the inputs), not the dependent pairs.
+    ``statistic``: ``"mean"`` (the weighted mean) or ``"median"`` (the weighted lower median: the
+    smallest value whose cumulative weight reaches half; with unit counts, what ``torch.median``
+    returns).  Equal seeds give equal resamples, so the bootstrap of a ratio of two means (the
+    Rayleigh column of :func:`backward_dominance`) is the ratio of two calls.
+
+    Returns float64 of shape (n_boot, k), or (n_boot,) for an (n, n) input, on the CPU."""
+    V = as_tensor(values, name="values").to(device="cpu")
+    single = V.dim() == 2
+    if single:
+        V = V[None]
+    if V.dim() != 3 or V.shape[1] != V.shape[2]:
+        raise ValueError(f"values must have shape (n, n) or (k, n, n), got {tuple(V.shape)}")
+    n = V.shape[1]
+    if n < 2:
+        raise ValueError(f"values must cover at least 2 inputs, got n = {n}")
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    if counts is None:
+        n_boot = check_int(n_boot, name="n_boot", minimum=1)
+        seed = check_int(seed, name="seed", minimum=0)
+        g = torch.Generator().manual_seed(seed)
+        draws = torch.randint(0, n, (n_boot, n), generator=g)
+        ones = torch.ones((n_boot, n), dtype=torch.float64)
+        C = torch.zeros((n_boot, n), dtype=torch.float64).scatter_add_(1, draws, ones)
+    else:
+        C = as_tensor(counts, name="counts").to(device="cpu")
+        if C.dim() != 2 or C.shape[1] != n:
+            raise ValueError(f"counts must have shape (n_boot, {n}), got {tuple(C.shape)}")
+        if bool((C < 0).any()) or not bool((C == C.round()).all()):
+            raise ValueError("counts must be non-negative integers")
+    iu = torch.triu_indices(n, n, 1)
+    P = V[:, iu[0], iu[1]]                    # (k, pairs)
+    W = C[:, iu[0]] * C[:, iu[1]]             # (n_boot, pairs)
+    total = W.sum(dim=1)
+    if bool((total == 0).any()):
+        raise ValueError("a resample holds fewer than 2 distinct inputs: no pair to compute the statistic on")
+    if statistic == "mean":
+        out = (W @ P.T) / total[:, None]
+    else:
+        out = torch.empty((C.shape[0], P.shape[0]), dtype=torch.float64)
+        for k in range(P.shape[0]):
+            order = torch.argsort(P[k])
+            cum = W[:, order].cumsum(dim=1)
+            first = (cum < total[:, None] / 2).sum(dim=1)  # first index whose cumulative weight reaches half
+            out[:, k] = P[k, order][first]
+    return out[:, 0] if single else out
+
+
+def bootstrap_exponent(x, point, replicates, *, level: float = 0.99) -> tuple[float, float, float]:
+    """The log-log slope of ``point`` (shape (len(x),)) against ``x`` with the central ``level``
+    percentile interval of the slopes of the bootstrap ``replicates`` (shape (len(x), n_boot): column
+    b is replicate b at every x, e.g. from :func:`pair_bootstrap` of independent samples, one per
+    x).  Returns ``(slope, low, high)``."""
+    x = as_tensor(x, name="x").cpu()
+    y = as_tensor(point, name="point").cpu()
+    R = as_tensor(replicates, name="replicates").cpu()
+    if x.dim() != 1 or x.numel() < 2 or y.shape != x.shape:
+        raise ValueError(f"x and point must be 1-D of equal length >= 2, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    if R.dim() != 2 or R.shape[0] != x.numel() or R.shape[1] < 10:
+        raise ValueError(f"replicates must have shape ({x.numel()}, n_boot) with n_boot >= 10, got "
+                         f"{tuple(R.shape)}")
+    level = check_real(level, name="level")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if bool((x <= 0).any()) or bool((y <= 0).any()) or bool((R <= 0).any()):
+        raise ValueError("x, point and replicates must be positive for a log-log fit")
+    lx = torch.log(x) - torch.log(x).mean()
+    slope = float((lx * torch.log(y)).sum() / lx.square().sum())
+    slopes = (lx[:, None] * torch.log(R)).sum(dim=0) / lx.square().sum()
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    lo, hi = torch.quantile(slopes, q).tolist()
+    return slope, lo, hi
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,6 +288,28 @@ def kernel_dominance(H, X, positions, powers, *, scale: str = "product") -> torc
                                    for p in powers], name="H")
 
 
+def window_dominance(H, X, l: int, a: int, powers) -> torch.Tensor:
+    """The best constants of eq. (36) on the sample X: for each k of ``powers`` the largest xi_k with
+    H - xi_k (Z_i^T Z_j / (||Z_i|| ||Z_j|| 2^a))^k >= 0, Z_i = [X_{i,l}, X_{i,l-1}, ..., X_{i,l-a}]
+    (1-based l, window of a + 1 positions, 0 <= a < l).  We read the printed "2a" as 2^a, the factor
+    2^(l0) of eq. (12) (a text extraction drops superscripts).  The 2^(-a k) inside the k-th power is
+    a constant factor, so xi_k = 2^(a k) times :func:`kernel_dominance` of the window's positions.
+    Shape (len(powers),), float64."""
+    Xt = check_sequences(X, name="X")
+    L = Xt.shape[1]
+    l = check_int(l, name="l", minimum=1)
+    a = check_int(a, name="a", minimum=0)
+    if l > L:
+        raise ValueError(f"l must lie in 1..L = 1..{L}, got {l}")
+    if a >= l:
+        raise ValueError(f"a must satisfy 0 <= a < l = {l} (the window l-a..l), got {a}")
+    if isinstance(powers, int):
+        powers = [powers]
+    powers = [check_int(p, name="powers", minimum=0) for p in powers]
+    xi = kernel_dominance(H, Xt, list(range(l - a, l + 1)), powers)
+    return xi * torch.tensor([2.0 ** (a * p) for p in powers], dtype=torch.float64)
+
+
 def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
     """The best constants of eq. (32): for each l = 1..L the largest xi_l with
     H^inf - xi_l Q_l o Sigma(rho^l) >= 0, where Q_l = sqrt(S^l_ii S^l_jj) and
@@ -223,6 +347,41 @@ def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list[QuadraticFor
             raise ValueError(f"sizes must not exceed n = {n}, got {k}")
         out.append(inverse_quadratic_form(M[:k, :k], y[:k], name=f"{name}[:{k}, :{k}]"))
     return out
+
+
+class Eq18Correction(NamedTuple):
+    """The smallest correction of condition (18), see :func:`min_eq18_correction`."""
+
+    norm: float        # min ||eps||_F over eps with H + eps^T eps >= H_inf
+    rank: int          # number of eigenvalues of H_inf - H above the rounding tolerance
+    eps: torch.Tensor  # a minimiser, shape (rank, n): eps^T eps = the positive part of H_inf - H
+    tolerance: float   # eigenvalues of H_inf - H at most this are taken as 0 (rounding)
+
+
+def min_eq18_correction(H, H_inf, *, name: str = "H") -> Eq18Correction:
+    """The smallest ||eps||_F for which H + eps^T eps >= H_inf (PSD order): condition (18) of
+    Theorem 3 asks for one with ||eps||_F <= 0.01 / O(C*), H the finite-width kernel at
+    initialisation and H_inf the matrix of Theorem 4.
+
+    With D = H_inf - H = sum_k lambda_k u_k u_k^T, the answer is sqrt(sum of the positive
+    lambda_k), attained by eps = diag(sqrt(lambda_+)) U_+^T (then eps^T eps = D_+ >= D).  No eps
+    does better: P = eps^T eps is PSD with P >= D, so with U_+ the positive eigenvectors of D,
+    ||eps||_F^2 = tr P >= tr(U_+^T P U_+) >= tr(U_+^T D U_+) = sum lambda_+.  Eigenvalues within
+    the rounding tolerance t = n eps_mach ||D||_2 of 0 count as 0 (they are not resolved); every
+    computed eigenvalue is within t of the exact one, so the squared norm is exact up to n t and
+    the norm up to sqrt(n t).  float64."""
+    A = check_symmetric(H, name=name).to(torch.float64)
+    B = check_symmetric(H_inf, name="H_inf").to(device=A.device, dtype=torch.float64)
+    if A.shape != B.shape:
+        raise ValueError(f"{name} and H_inf must have the same shape, got {tuple(A.shape)} and "
+                         f"{tuple(B.shape)}")
+    D = B - A
+    lam, U = torch.linalg.eigh(D)
+    tol = psd_tolerance(D)
+    pos = lam > tol
+    lam_pos, U_pos = lam[pos], U[:, pos]
+    eps = lam_pos.sqrt()[:, None] * U_pos.T
+    return Eq18Correction(float(lam_pos.sum().sqrt()), int(pos.sum()), eps, tol)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -536,6 +536,24 @@ def complexity(target: Target, c0: float, *, c1: float = 100.0) -> Complexity:
     return target.complexity(c0, c1=c1)
 
 
+def log_complexity_exponent(psi: PowerSeries) -> float:
+    """The exponent e with log C(F*) = L^(e + o(1)) as L -> infinity, for targets built from one
+    ``psi`` with C0, N and the number of terms per position fixed: e = rho / 2, rho the order of
+    growth of C(psi, R) in R (:func:`rnnbook.series.growth_order`).
+
+    How L enters: eq. (10) is L^3.5 sum_{l,r} C(psi, C0 sqrt(L)), so log C(F*) = O(log L) +
+    (C0 sqrt(L))^(rho + o(1)). In eq. (12) the N-branch L^2 C_N(psi, C0 sqrt(L)) of eq. (7) carries
+    L^(1.5N) C1^N (log: O(log L)) times sum_i sqrt(C_{N,i}) (i/N)^N abs(c_i) R^i, which lies between
+    sum_i i^N abs(c_i) R^i N^-N and the same with sqrt(N) R (1 <= sqrt(C_{N,i}) <= N^(i/2)); both
+    have the order rho of psi~, so this branch also grows like sqrt(L)^rho. The l0-branch
+    L^3.5 C(psi, 2^l0 C0 sqrt(L)) does the same for a fixed l0 and is larger for l0 growing with L,
+    and C(F*) is the minimum. Hence e = rho / 2 for eq. (10) and for eq. (12) at every span: 0 for
+    a polynomial psi (C(F*) is then a polynomial in L), 1/2 for exp, sin, cos (exp(c sqrt(L)));
+    exponential growth in L would give 1. ``math.inf`` for a finite radius of convergence: then
+    C(F*) is infinite once C0 sqrt(L) (or sqrt(N) C0 sqrt(L)) reaches it."""
+    return series.growth_order(_check_psi(psi, name="psi")) / 2
+
+
 # ----------------------------------------------------------------------------------------------
 # Labelled data with a margin (Theorem 2 needs y_i F*(x_i) >= 1 for every sample).
 

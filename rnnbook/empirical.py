@@ -8,6 +8,8 @@ says <h_l(x_i), h_l(x_j)> -> K^l_ij as the width m grows, Theorem 6 that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -82,6 +84,67 @@ def empirical_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
     return _ntk(backward_vectors(params, X, states=states), states.h, block_rows)
 
 
+def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
+    """Eq. (23) as printed, at width m: sum_{l,l'} <delta_l(x_i), delta_l'(x_j)> <h_l(x_i), h_l'(x_j)>,
+    the two-Gram formula of :func:`empirical_ntk` with h_l in place of h_{l-1} (the errata's
+    reading), shape (n, n), in params' dtype and device.  Not the Gram matrix of the gradients --
+    :func:`jacobian_ntk` is the reference that decides between the two."""
+    states = forward(params, X, return_states=True)[1]
+    return _ntk(backward_vectors(params, X, states=states), states.h[1:], block_rows)
+
+
+# The largest Jacobian jacobian_ntk materialises: n m^2 entries (128 MiB in float64).
+_JACOBIAN_ENTRIES = 1 << 24
+
+
+def jacobian_ntk(params: RNNParams, X) -> torch.Tensor:
+    """<grad_W f(x_i), grad_W f(x_j)> from the full Jacobian of f with respect to W, by reverse-mode
+    autodiff (``torch.func.jacrev``) through :func:`rnnbook.model.forward`: the brute-force
+    reference for :func:`empirical_ntk`, independent of the backward vectors and of eq. (23).
+    Shape (n, n), in params' dtype and device.  It materialises the (n, m, m) Jacobian, so it is for
+    small sizes only: n m^2 > 2^24 is a ``ValueError``."""
+    from torch.func import jacrev
+
+    X = check_inputs(X, params)
+    n, m = X.shape[0], params.m
+    if n * m * m > _JACOBIAN_ENTRIES:
+        raise ValueError(f"X and params: the Jacobian would hold n m^2 = {n * m * m} entries, more than "
+                         f"{_JACOBIAN_ENTRIES}; use empirical_ntk")
+    J = jacrev(lambda W: forward(params.replace(W=W), X))(params.W).reshape(n, m * m)
+    return J @ J.T
+
+
+@dataclass(frozen=True)
+class Eq23Readings:
+    """How far the two readings of eq. (23) are from the Gram matrix of the Jacobian at one width
+    (see :func:`eq23_readings`): the largest entry difference relative to sqrt(J_ii J_jj) with
+    h_{l-1} (the gradient's) and with h_l (as printed), and the rounding tolerance of the comparison."""
+
+    error_previous: float
+    error_printed: float
+    tolerance: float
+
+
+def eq23_readings(params: RNNParams, X) -> Eq23Readings:
+    """Which hidden state eq. (23) pairs with the backward vectors, decided at finite width, where
+    the NTK is an identity rather than a limit: the two-Gram formula with h_{l-1}
+    (:func:`empirical_ntk`) and with h_l (:func:`printed_ntk`) against the Gram matrix J of the
+    full Jacobian (:func:`jacobian_ntk`), entries relative to sqrt(J_ii J_jj) (which bounds every
+    abs(J_ij)). The tolerance is a forward-error bound for both computations: a length-k dot product
+    errs by at most k eps of the sum of its terms' magnitudes; the Jacobian Gram sums m^2 products and
+    the two-Gram formula (L + 2) m, so (m^2 + (L + 2) m) eps of params' dtype. Small sizes only (as
+    :func:`jacobian_ntk`)."""
+    X = check_inputs(X, params)
+    J = jacobian_ntk(params, X)
+    scale = torch.sqrt(torch.diagonal(J))
+    scale = scale[:, None] * scale[None, :]
+    prev = float(((empirical_ntk(params, X) - J).abs() / scale).max())
+    printed = float(((printed_ntk(params, X) - J).abs() / scale).max())
+    m, L = params.m, X.shape[1]
+    tol = (m * m + (L + 2) * m) * torch.finfo(params.W.dtype).eps
+    return Eq23Readings(prev, printed, float(tol))
+
+
 def _ntk(delta, h, block_rows):
     """The two-Gram formula of :func:`empirical_ntk` from delta_1..delta_L (L, n, m) and h_0..h_L."""
     L, n, m = delta.shape
@@ -100,6 +163,69 @@ def _ntk(delta, h, block_rows):
         G.mul_(Hm[rows] @ Hm[s * L:].T)
         _store(out, 0, s, e, G.reshape(e - s, L, n - s, L).sum(dim=(1, 3)))
     return out[0]
+
+
+# ------------------------------------------------- every output f_l = B^T h_l (Remark 3.2)
+
+
+def cross_forward_correlations(params: RNNParams, X) -> torch.Tensor:
+    """<h_k(x_i), h_k'(x_j)> for all k, k' = 0..L and all pairs: shape (L+1, L+1, n, n), in params'
+    dtype (entry [k, k', i, j]).  The finite-width counterpart of
+    :func:`rnnbook.kernels.cross_forward_kernel`; the blocks k = k' are :func:`forward_correlations`."""
+    return _layer_gram(hidden_states(params, X))
+
+
+def output_backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
+    """The backward vectors of every output f_l = B^T h_l (Remark 3.2): entry [l-1, k-1] is
+    delta^(l)_k = d f_l / d(W h_{k-1} + A X_k), shape (L, L, n, m), zero for k > l.
+
+    delta^(l)_l = D_l B and delta^(l)_k = D_k W^T delta^(l)_{k+1}; the row l = L is
+    :func:`backward_vectors`.  All outputs go back one step together (one (L - k) n x m by m x m
+    product per step k), so O(L^2 n m^2) time; memory 8 L^2 n m bytes in float64 (the k > l half
+    is zero).  ``states``: the ``Trajectory`` of ``forward(params, X, return_states=True)``."""
+    if states is None:
+        states = forward(params, X, return_states=True)[1]
+    D = states.D
+    L, n, m = D.shape
+    out = torch.zeros((L, L, n, m), dtype=params.dtype, device=params.device)
+    for k in range(L - 1, -1, -1):  # step k + 1 (0-based k); outputs l = k + 1..L
+        out[k, k] = D[k] * params.B
+        if k < L - 1:
+            # Row form of W^T delta for all outputs beyond this step at once.
+            prev = out[k + 1:, k + 1].reshape(-1, m)
+            out[k + 1:, k] = (prev @ params.W).reshape(L - k - 1, n, m) * D[k]
+    return out
+
+
+def output_ntk(params: RNNParams, X) -> torch.Tensor:
+    """The empirical NTKs of all outputs f_l = B^T h_l with respect to W at width m:
+    H^(m)(l,l')_ij = <grad_W f_l(x_i), grad_W f_l'(x_j)>, shape (L, L, n, n), in params' dtype and
+    device (entry [l-1, l'-1, i, j]; the finite-width counterpart of
+    :func:`rnnbook.kernels.output_ntk`, Remark 3.2).  Block [L-1, L-1] is :func:`empirical_ntk`.
+
+    grad_W f_l = sum_{k<=l} delta^(l)_k h_{k-1}^T, so
+    H^(m)(l,l')_ij = sum_{k<=l, k'<=l'} <delta^(l)_k(x_i), delta^(l')_k'(x_j)> <h_{k-1}(x_i), h_{k'-1}(x_j)>:
+    Gram products of the backward vectors of :func:`output_backward_vectors` and of the hidden
+    states, never the (n x m^2) Jacobian.  Pair of outputs by pair: O(L^4 n^2 m) time for the
+    Grams (plus O(L^2 n m^2) for the vectors); memory 8 L^2 n m bytes for the vectors (float64) and
+    O(L^2 n^2) entries of work space."""
+    states = forward(params, X, return_states=True)[1]
+    delta = output_backward_vectors(params, X, states=states)
+    L, _, n, m = delta.shape
+    Gh = _layer_gram(states.h[:L])  # [k, k', i, j] = <h_{k-1}(x_i), h_{k'-1}(x_j)>, k = 1..L
+    # Rows (l, k, i) with k <= l: output l's vectors, flattened.
+    rows = [delta[l, : l + 1].reshape((l + 1) * n, m) for l in range(L)]
+    out = torch.empty((L, L, n, n), dtype=delta.dtype, device=delta.device)
+    for l in range(L):
+        for lp in range(l, L):
+            G = (rows[l] @ rows[lp].T).reshape(l + 1, n, lp + 1, n)
+            G.mul_(Gh[: l + 1, : lp + 1].permute(0, 2, 1, 3))
+            block = G.sum(dim=(0, 2))
+            if lp == l:
+                block = torch.triu(block) + torch.triu(block, 1).T  # a Gram matrix: exactly symmetric
+            out[l, lp] = block
+            out[lp, l] = block.T
+    return out
 
 
 def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms", dtype=torch.float64,

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import mpmath
 import torch
 
-from .device import as_tensor, check_int
+from .device import as_tensor, check_int, check_real
 from .model import check_inputs, get_init
 
 # |rho| may exceed 1 by rounding (S_ij / sqrt(S_ii S_jj) with i ~ j); anything further out is a bug
@@ -155,6 +155,43 @@ def kappa_series(rho, R) -> tuple[torch.Tensor, torch.Tensor]:
     for r in range(R - 1, -1, -1):
         acc = acc * rho + mu[r] * mu[r]
     return acc, series_tail(R) * rho.abs() ** (R + 1)
+
+
+# Largest R series_terms_needed looks at: t_R carries a rounding allowance (R + 2) 2^-53 that grows
+# with R, so at abs(rho) = 1 no R reaches a tolerance below about 2e-10.
+_MAX_TERMS = 1 << 21
+
+
+def series_terms_needed(rho, tol) -> int:
+    """The smallest R >= 0 whose proved truncation bound t_R abs(rho)^(R+1) (:func:`kappa_series`,
+    :func:`series_tail`) is at most ``tol``: how many terms of kappa's Hermite series (eq. 25)
+    guarantee accuracy ``tol`` at the correlation ``rho`` in [-1, 1].
+
+    The bound falls with R (t_R is a tail of non-negative terms; its rounding allowance grows by
+    2^-53 per term, far below any tolerance this is meant for), so the search doubles R until the
+    bound is met and bisects: O(R log R) work.  A ``tol`` no R up to 2^21 reaches is a
+    ``ValueError``."""
+    rho = check_real(rho, name="rho")
+    if not abs(rho) <= 1 + _RHO_SLACK:
+        raise ValueError(f"rho must lie in [-1, 1], got {rho!r}")
+    tol = check_real(tol, name="tol", positive=True)
+    r = min(abs(rho), 1.0)
+
+    def bound(R: int) -> float:
+        return series_tail(R) * r ** (R + 1)
+
+    if bound(0) <= tol:
+        return 0
+    hi = 1
+    while bound(hi) > tol:
+        if hi >= _MAX_TERMS:
+            raise ValueError(f"tol = {tol!r} is not reached at rho = {rho!r} by R <= {_MAX_TERMS}")
+        hi *= 2
+    lo = hi // 2  # bound(lo) > tol: lo = 0 was checked, larger lo failed the doubling loop
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if bound(mid) > tol else (lo, mid)
+    return hi
 
 
 # ------------------------------------------------------------------------------ forward kernel
@@ -347,6 +384,145 @@ def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
     return out[0]
 
 
+# ------------------------------------------------- cross-time kernels and the outputs f_l (Remark 3.2)
+
+
+def _cross_lags(X, a, diag):
+    """The cross-time recursion along one lag s = k' - k = 0..L at a time.  Yields (s, k, rho, K) for
+    k = 1..L-s, where rho and K are the (n, n) matrices rho^{(k,k+s)}_ij and K^{(k,k+s)}_ij of step
+    k of x_i against step k + s of x_j (not symmetric when s > 0), after first yielding
+    (s, 0, None, K^{(0,s)}).
+
+    h_0 = relu(M0) with M0 ~ N(0, 2/m) is shared, so K^{(0,0)} = 1; M0 is independent of W and A,
+    so the pre-activation W h_{k'-1} + A X_{k'} (k' >= 1) is uncorrelated with M0 in the limit and
+    K^{(0,k')} = sqrt(S^{(0,0)} S^{(k',k')}) kappa(0) = sqrt(K^{k'}_jj) / pi (S^{(0,0)} = 1 is M0's
+    variance in the units of eq. 25)."""
+    n, L, _ = X.shape
+    root = diag.sqrt()
+    ids = _prefix_ids(X)
+    for s in range(L + 1):  # s = L: only K^{(0,L)}
+        if s == 0:
+            K = torch.ones((n, n), dtype=X.dtype, device=X.device)
+        else:
+            K = (root[s] / math.pi).expand(n, n).clone()
+        yield s, 0, None, K
+        for k in range(1, L - s + 1):
+            S = torch.addmm(K, X[:, k - 1], X[:, k + s - 1].T, alpha=a)
+            rho = S / root[k, :, None] / root[k + s, None, :]
+            _clip_rho(rho, f"rho^({k},{k + s})")
+            if s == 0:  # equal prefixes: exactly 1, as in the same-time recursion (_recurse_blocks)
+                rho.masked_fill_(ids[k - 1, :, None] == ids[k - 1, None, :], 1.0)
+            K = _kappa_(rho).mul_(root[k, :, None]).mul_(root[k + s, None, :])
+            yield s, k, rho, K
+
+
+def _symmetric_(M: torch.Tensor) -> torch.Tensor:
+    """Keep the upper triangle and mirror it (a same-time block is symmetric up to rounding)."""
+    return torch.triu(M) + torch.triu(M, 1).T
+
+
+def cross_forward_kernel(X, *, init="paper") -> torch.Tensor:
+    """The cross-time forward kernel K^{(k,k')}_ij = lim <h_k(x_i), h_k'(x_j)> for k, k' = 0..L,
+    shape (L+1, L+1, n, n), float64 on X's device (entry [k, k', i, j]) -- derived in the book
+    (Remark 3.2), not in the paper.
+
+    Every W h_{k-1}(x_i) + A X_{i,k} and W h_{k'-1}(x_j) + A X_{j,k'} are jointly Gaussian in the
+    limit with covariance (2/m) S^{(k,k')}_ij (W is the same matrix at every step), so eq. (25)
+    extends off the diagonal k = k':
+
+        S^{(k,k')}_ij = K^{(k-1,k'-1)}_ij + a <X_{i,k}, X_{j,k'}>,
+        rho^{(k,k')}_ij = S^{(k,k')}_ij / sqrt(K^k_ii K^k'_jj),
+        K^{(k,k')}_ij = sqrt(K^k_ii K^k'_jj) kappa(rho^{(k,k')}_ij),
+
+    from K^{(0,0)} = 1 and K^{(0,k')}_ij = K^{(k',0)}_ji = sqrt(K^k'_jj) kappa(0) = sqrt(K^k'_jj)/pi
+    for k' >= 1 (M0 is independent of W and A).  The blocks k = k' are :func:`forward_kernel`.
+    Memory: the output, 8 (L+1)^2 n^2 bytes, plus O(n^2)."""
+    X, a, diag = _prepare(X, init)
+    n, L, _ = X.shape
+    out = torch.empty((L + 1, L + 1, n, n), dtype=torch.float64, device=X.device)
+    for s, k, _rho, K in _cross_lags(X, a, diag):
+        if s == 0:
+            out[k, k] = _symmetric_(K)
+        else:
+            out[k, k + s] = K
+            out[k + s, k] = K.T
+    return out
+
+
+def output_ntk(X, *, init="paper") -> torch.Tensor:
+    """The neural tangent kernels of all outputs f_l = B^T h_l, l = 1..L, with respect to W, at
+    infinite width: H^{(l,l')}_ij = lim <grad_W f_l(x_i), grad_W f_l'(x_j)>, shape (L, L, n, n),
+    float64 on X's device (entry [l-1, l'-1, i, j]; H^{(l',l)} is H^{(l,l')} transposed).
+
+    Remark 3.2 of the paper extends Theorem 2 to the sequence-labelling loss sum_l l(y_l f_l),
+    whose NTK is the block matrix of these H^{(l,l')}; the remark says those of different l are
+    almost "orthogonal".  With grad_W f_l = sum_{k<=l} delta^(l)_k h_{k-1}^T, delta^(l)_l = D_l B,
+    delta^(l)_k = D_k W^T delta^(l)_{k+1} (eq. 22 for output l), and W^T independent of the forward
+    W in the limit (gradient independence, Yang 2019), two backward chains keep a non-zero inner
+    product only if they apply W^T equally often (l - k = l' - k' = j), and then, as in Theorem 6
+    (eq. 28 for Sigma),
+
+        <delta^(l)_{l-j}(x_i), delta^(l')_{l'-j}(x_j)> -> 1/2 prod_{t=0..j} Sigma(rho^{(l-t,l'-t)}_ij),
+        H^{(l,l')} = sum_{j=0}^{min(l,l')-1} 1/2 prod_{t=0..j} Sigma(rho^{(l-t,l'-t)}) o K^{(l-j-1,l'-j-1)}
+
+    with the cross-time kernels of :func:`cross_forward_kernel`.  Along each lag l' - l it runs
+    by Horner's rule, G_k = Sigma(rho^{(k,k+s)}) o (K^{(k-1,k-1+s)} + G_{k-1}), H^{(k,k+s)} = G_k/2,
+    so H^{(L,L)} is :func:`ntk`.  O(L^2 n^2) time; memory: the output, 8 L^2 n^2 bytes, plus
+    O(n^2).  The diagonal blocks are exactly symmetric."""
+    X, a, diag = _prepare(X, init)
+    n, L, _ = X.shape
+    out = torch.empty((L, L, n, n), dtype=torch.float64, device=X.device)
+    G = K_prev = None
+    for s, k, rho, K in _cross_lags(X, a, diag):
+        if k > 0:
+            sig = _sigma_(rho)
+            G = sig.mul_(K_prev) if k == 1 else G.add_(K_prev).mul_(sig)
+            if s == 0:
+                out[k - 1, k - 1] = _symmetric_(G) * 0.5
+            else:
+                out[k - 1, k + s - 1] = G * 0.5
+                out[k + s - 1, k - 1] = out[k - 1, k + s - 1].T
+        K_prev = K
+    return out
+
+
+def output_ntk_matrix(H) -> torch.Tensor:
+    """The blocks H^{(l,l')}_ij of :func:`output_ntk` (shape (L, L, n, n)) as one (L n, L n) matrix
+    with rows and columns ordered (l, i): the NTK of the sequence-labelling loss of Remark 3.2,
+    sum_l l(y_l f_l), over the pairs (input, output).  :func:`normalized` of it gives the
+    correlations H^{(l,l')}_ij / sqrt(H^{(l,l)}_ii H^{(l',l')}_jj)."""
+    H = as_tensor(H, name="H", dtype=torch.float64)
+    if H.dim() != 4 or H.shape[0] != H.shape[1] or H.shape[2] != H.shape[3]:
+        raise ValueError(f"H must have shape (L, L, n, n), got {tuple(H.shape)}")
+    L, _, n, _ = H.shape
+    return H.permute(0, 2, 1, 3).reshape(L * n, L * n)
+
+
+def cross_output_correlation(H) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remark 3.2's question in numbers: the normalised kernels of different outputs,
+    C^{(l,l')}_ij = H^{(l,l')}_ij / sqrt(H^{(l,l)}_ii H^{(l',l')}_jj) (the correlation of
+    grad_W f_l(x_i) and grad_W f_l'(x_j)), averaged by lag s = abs(l - l') = 1..L-1.
+
+    ``H``: the (L, L, n, n) blocks of :func:`output_ntk` or of its finite-width counterpart.
+    Returns ``(same, other)``, float64 of shape (L-1,) on H's device: ``same[s-1]`` the mean over l and i of
+    C^{(l,l+s)}_ii (one input, two outputs), ``other[s-1]`` the mean over l and i != j of
+    C^{(l,l+s)}_ij (two inputs; NaN when n = 1).  C^{(l+s,l)} is C^{(l,l+s)} transposed, so these
+    are also the means over both orders.  L = 1 gives empty tensors."""
+    M = output_ntk_matrix(H)
+    L, n = H.shape[0], H.shape[2]
+    if not bool((torch.diagonal(M) > 0).all()):
+        raise ValueError("H has a non-positive diagonal entry H^{(l,l)}_ii: cannot normalise")
+    C = normalized(M).reshape(L, n, L, n).permute(0, 2, 1, 3)
+    off = ~torch.eye(n, dtype=torch.bool, device=C.device)
+    same = torch.empty(max(L - 1, 0), dtype=torch.float64, device=C.device)
+    other = torch.empty_like(same)
+    for s in range(1, L):
+        blocks = torch.stack([C[l, l + s] for l in range(L - s)])  # (L - s, n, n)
+        same[s - 1] = torch.diagonal(blocks, dim1=1, dim2=2).mean()
+        other[s - 1] = blocks[:, off].mean() if n > 1 else math.nan
+    return same, other
+
+
 class SeriesKernel(NamedTuple):
     """Eq. (25) with kappa's Hermite series cut after R terms, and a rigorous bound on the
     distance of each entry to the closed form (rounding aside)."""
@@ -400,12 +576,15 @@ def degeneracy_asymptote(l, *, case: str) -> torch.Tensor:
     """Leading large-l behaviour of 1 - rho^l (Remark 4.2) for a = 1 (``"algorithm1"``) and
     unit-norm inputs -- derived in the book, not in the paper.
 
-    From kappa(1 - eps) = 1 - eps + c eps^(3/2) + ..., c = 2 sqrt(2) / (3 pi), and S^l_ii = 1 + l:
+    From kappa(1 - eps) = 1 - eps + c eps^(3/2) + ..., c = 2 sqrt(2) / (3 pi), and S^l_ii = 1 + l,
+    eq. (25) gives exactly rho^{l+1} = ((l+1) kappa(rho^l) + X_{i,l+1}^T X_{j,l+1}) / (l+2), so
+    eps_{l+1} = ((l+1)(1 - kappa(rho^l)) + 1 - X_{i,l+1}^T X_{j,l+1}) / (l+2):
 
-    * ``case="first"`` (inputs differ only at position 1): eps' = -eps/l - c eps^(3/2), so
-      eps ~ 1 / (c^2 l^2) = 9 pi^2 / (8 l^2);
+    * ``case="first"`` (inputs differ only at position 1, equal after it):
+      eps_{l+1} = (l+1)/(l+2) (eps_l - c eps_l^(3/2) + O(eps_l^2)), i.e. eps' = -eps/l - c eps^(3/2)
+      to leading order, so eps ~ 1 / (c^2 l^2) = 9 pi^2 / (8 l^2);
     * ``case="fresh"`` (independent unit inputs at every position, E[1 - x^T y] = 1): each step
-      injects 1/l and the cusp removes c eps^(3/2), so eps ~ (c l)^(-2/3)."""
+      injects about 1/l and the cusp removes c eps^(3/2), so eps ~ (c l)^(-2/3)."""
     lt = as_tensor(l, name="l")
     if not bool((lt > 0).all()):
         raise ValueError("l must be positive")

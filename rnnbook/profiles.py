@@ -56,6 +56,15 @@ class Profile:
     cb_nvar_L: int
     cb_l0s: tuple[int, ...]
     cb_Ns: tuple[int, ...]
+    # Random against true labels: independent replicates (input pools, random labels) at the largest
+    # length, and their nested sample sizes (the exponent in n is fitted over all of them).
+    cb_label_reps: int
+    cb_label_sizes: tuple[int, ...]
+    # Condition (18) with the empirical NTK: inputs, length, widths m and networks per width.
+    cb_eq18_n: int
+    cb_eq18_L: int
+    cb_eq18_widths: tuple[int, ...]
+    cb_eq18_nets: int
     # Concept classes: input dimension and samples per picture; sequence lengths of the complexity
     # sweeps; sample sizes and repetitions of the margin-by-rescaling experiment.
     concept_dim: int
@@ -70,15 +79,23 @@ class Profile:
     sgd_runs: int
     sgd_test_n: int
     sgd_step: float
-    # The stepsize sweep: length, steps, widths and the grid of c in eta = c / m.
+    # The stepsize sweep: length, steps, widths, the grid of c in eta = c / m, and runs per point
+    # (a c is "trainable" by a test at level 0.01 / len(grid): a handful of runs has little power).
+    sgd_c_runs: int
     sgd_c_L: int
     sgd_c_steps: int
     sgd_c_widths: tuple[int, ...]
     sgd_c_grid: tuple[float, ...]
-    # Error against n (steps = samples): width, steps, lengths of the additive targets.
+    # Error against n (steps = samples): width, steps, lengths of the additive targets; the grid of
+    # function-space steps s each (init, L) is run at (its best is chosen on the online error); the
+    # quantile q of abs(F*) below which the margin law (Theorem 2's y F* >= 1) rejects inputs.
     sgd_m: int
     sgd_steps: int
     sgd_lengths: tuple[int, ...]
+    sgd_step_grid: tuple[float, ...]
+    sgd_margin_q: float
+    # Runs per (init, L, law, s) of the error-against-n sweep (per-run slopes give its t-intervals).
+    sgd_len_runs: int
     # N-variable targets: length, spans l0 of the pair f(beta^T [X_{L-l0}, X_L]), numbers N of
     # positions (the last N) of the larger targets.
     sgd_span_L: int
@@ -126,30 +143,40 @@ PROFILES: dict[str, Profile] = {
         cb_nvar_L=16,
         cb_l0s=(1, 2, 3, 5, 8, 11, 15),
         cb_Ns=(1, 2, 3, 4, 6),
+        cb_label_reps=8,
+        cb_label_sizes=(128, 256, 512),
+        cb_eq18_n=64,
+        cb_eq18_L=8,
+        cb_eq18_widths=(128, 256, 512, 1024, 2048),
+        cb_eq18_nets=16,
         concept_dim=8,
         concept_samples=4000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80),
         margin_sizes=(100, 300, 1000, 3000, 10000),
-        margin_trials=20,
+        margin_trials=100,  # a 99% bootstrap interval of the exponent of s(n) within 0.25 of 1
         sgd_d=5,
         sgd_runs=4,
         sgd_test_n=1000,
         sgd_step=0.25,
+        sgd_c_runs=8,
         sgd_c_L=5,
         sgd_c_steps=2048,
-        sgd_c_widths=(64, 256),
-        sgd_c_grid=tuple(2.0**k for k in range(-3, 10)),
+        sgd_c_widths=(32, 128),
+        sgd_c_grid=tuple(2.0**k for k in range(-5, 9)),
         sgd_m=128,
         sgd_steps=8192,
         sgd_lengths=(5, 10, 20),
+        sgd_step_grid=(0.0625, 0.25, 1.0),
+        sgd_margin_q=0.2,
+        sgd_len_runs=4,
         sgd_span_L=10,
-        sgd_spans=(1, 3, 5, 7, 9),
+        sgd_spans=(1, 5, 9),
         sgd_n_vars=(3, 5),
         sgd_lazy_n=128,
         sgd_lazy_steps=1024,
         sgd_lazy_L=10,
-        sgd_lazy_widths=(64, 128, 256, 512),
-        sgd_lazy_runs=2,
+        sgd_lazy_widths=(32, 64, 128, 256),
+        sgd_lazy_runs=8,
         sgd_lazy_step=1.0,
         sgd_label_L=10,
         sgd_label_steps=4096,
@@ -182,26 +209,38 @@ PROFILES: dict[str, Profile] = {
         cb_nvar_L=32,
         cb_l0s=(1, 2, 3, 5, 8, 12, 16, 24, 31),
         cb_Ns=(1, 2, 3, 4, 6, 8),
+        cb_label_reps=16,
+        cb_label_sizes=(512, 1024, 2048, 4096),
+        cb_eq18_n=256,
+        cb_eq18_L=16,
+        cb_eq18_widths=(256, 512, 1024, 2048, 4096, 8192, 16384),
+        cb_eq18_nets=32,
         concept_dim=8,
         concept_samples=100000,
         concept_lengths=(2, 3, 5, 7, 10, 14, 20, 28, 40, 56, 80, 113, 160, 226, 320),
         margin_sizes=(100, 300, 1000, 3000, 10000, 30000, 100000),
-        margin_trials=100,
+        margin_trials=200,
         # Sized from a traffic model (one step reads or writes R (2L+2) m^2 float32 entries of W;
         # about 3 TB/s and 0.2 ms of launches per step on an H100), not yet measured on a GPU:
-        # each sweep about 2-6 minutes, so that it fits one `run` of a device session; the sweeps
-        # resume, so a session may also do one at a time.
+        # sgd_stepsize about 4.3 minutes, sgd_length 8.8 (18 margin-law units over the step grid
+        # and 3 plain-law ones), sgd_span 8.7, sgd_labelling 0.6, sgd_lazy 1.1 (one run at a time):
+        # each fits one 10-minute `run` of a device session, all of them about 24 minutes; the
+        # sweeps resume unit by unit, so they may be spread over several sessions.
         sgd_d=5,
         sgd_runs=16,
         sgd_test_n=10000,
         sgd_step=0.25,
+        sgd_c_runs=16,
         sgd_c_L=10,
         sgd_c_steps=8192,
         sgd_c_widths=(256, 1024),
         sgd_c_grid=tuple(2.0**k for k in range(-3, 14)),
         sgd_m=1024,
         sgd_steps=32768,
-        sgd_lengths=(5, 10, 20, 40),
+        sgd_lengths=(5, 10, 20),
+        sgd_step_grid=(0.0625, 0.25, 1.0),
+        sgd_margin_q=0.2,
+        sgd_len_runs=16,
         sgd_span_L=20,
         sgd_spans=(1, 3, 7, 12, 19),
         sgd_n_vars=(3, 8),
@@ -209,7 +248,7 @@ PROFILES: dict[str, Profile] = {
         sgd_lazy_steps=4096,
         sgd_lazy_L=10,
         sgd_lazy_widths=(256, 512, 1024, 2048),
-        sgd_lazy_runs=4,
+        sgd_lazy_runs=8,
         sgd_lazy_step=1.0,
         sgd_label_L=20,
         sgd_label_steps=16384,

@@ -55,6 +55,9 @@ class PowerSeries:
     * ``majorant_derivative``: r -> sum_i i abs(c_i) r^(i-1), in closed form.
     * ``func``: closed form of psi for float arrays / tensors (None: evaluate by partial sums).
     * ``degree``: the degree for a polynomial, None for an infinite series.
+    * ``order``: for an entire infinite series, the order rho of its majorant,
+      log psi~(r) = r^(rho + o(1)) as r -> infinity (1 for exp, sin, cos); None when not known.
+      See :func:`growth_order`.
     """
 
     name: str
@@ -64,6 +67,7 @@ class PowerSeries:
     majorant_derivative: Majorant
     func: Callable[[Any], Any] | None = None
     degree: int | None = None
+    order: float | None = None
 
     def __repr__(self) -> str:
         return f"PowerSeries({self.name}, radius={self.radius})"
@@ -107,6 +111,7 @@ class PowerSeries:
             majorant_derivative=lambda r: aa * self.majorant_derivative(aa * r),
             func=None if f is None else (lambda z: f(z * a)),
             degree=self.degree,
+            order=self.order,
         )
 
     def times(self, c: float) -> PowerSeries:
@@ -123,6 +128,7 @@ class PowerSeries:
             majorant_derivative=lambda r: ac * self.majorant_derivative(r),
             func=None if f is None else (lambda z: c * f(z)),
             degree=self.degree if c != 0 else 0,
+            order=self.order if c != 0 else None,
         )
 
 
@@ -140,6 +146,7 @@ def exp() -> PowerSeries:
         majorant=mp.exp,
         majorant_derivative=mp.exp,
         func=lambda z: _apply(z, np.exp, torch.exp),
+        order=1.0,
     )
 
 
@@ -150,7 +157,7 @@ def sin() -> PowerSeries:
         return mp.mpf(0) if i % 2 == 0 else (-1) ** ((i - 1) // 2) / mp.factorial(i)
 
     return PowerSeries("sin(z)", c, math.inf, mp.sinh, mp.cosh,
-                       func=lambda z: _apply(z, np.sin, torch.sin))
+                       func=lambda z: _apply(z, np.sin, torch.sin), order=1.0)
 
 
 def cos() -> PowerSeries:
@@ -160,7 +167,7 @@ def cos() -> PowerSeries:
         return mp.mpf(0) if i % 2 == 1 else (-1) ** (i // 2) / mp.factorial(i)
 
     return PowerSeries("cos(z)", c, math.inf, mp.cosh, mp.sinh,
-                       func=lambda z: _apply(z, np.cos, torch.cos))
+                       func=lambda z: _apply(z, np.cos, torch.cos), order=1.0)
 
 
 def arctan(scale: float = 1.0) -> PowerSeries:
@@ -357,6 +364,25 @@ def complexity(psi: PowerSeries, R: float) -> float:
     """
     c = _complexity_mp(psi, R)
     return math.inf if mp.isinf(c) else _to_float(c, f"C({psi.name}, {R:g})")
+
+
+def growth_order(psi: PowerSeries) -> float:
+    """The order rho of growth of C(psi, R) of eq. (6) in R: log C(psi, R) = R^(rho + o(1)) as
+    R -> infinity.
+
+    Since C(psi, R) = 1 + R psi~'(R), this is the order of the majorant psi~ as an entire function
+    (a derivative does not change the order): 0 for a polynomial (log C = O(log R)), 1 for exp,
+    sin and cos (C(exp, R) = 1 + R e^R), and ``math.inf`` for a finite radius of convergence, where
+    C(psi, R) is infinite from the radius on. Scaling psi(a z) or c psi keeps the order. An entire
+    infinite series built without an ``order`` is a ``ValueError``."""
+    psi = _check_psi(psi)
+    if psi.degree is not None:
+        return 0.0
+    if math.isfinite(psi.radius):
+        return math.inf
+    if psi.order is None:
+        raise ValueError(f"the order of {psi.name} is not known (PowerSeries.order is None)")
+    return float(psi.order)
 
 
 def complexity_series(psi: PowerSeries, R: float, *, rtol: float = 1e-12,

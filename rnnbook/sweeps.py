@@ -4,6 +4,8 @@ GPU computes exactly what the chapter would."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 
 import torch
@@ -15,6 +17,9 @@ from .sweep import Sweep, register
 
 # The chapters' seed; the sweep's networks are seeded from it.
 SEED = 2021
+#: The seed of the stepsize sweep's validation sample (held_out_sample draws it apart from the
+#: test sample of seed SEED and from every run's stream).
+VALIDATION_SEED = SEED + 1
 
 
 def _fk_config(profile) -> dict:
@@ -86,6 +91,18 @@ BACKWARD_KERNEL_MC = register(Sweep(
 _SGD_DTYPE = "float32"
 
 
+def _one_thread(run_unit):
+    """A unit of an SGD sweep on one CPU thread (no effect on CUDA).  Its work is many small
+    tensor operations (training steps, sampling, scoring) that a second thread does not speed up,
+    while on a busy 2-core machine a descheduled OpenMP thread stalls each of them (measured:
+    a lazy-regime unit took 1.3 s of CPU on one thread and 6.8 s on two)."""
+    @functools.wraps(run_unit)
+    def wrapped(config, unit, device):
+        with train.cpu_threads(torch.device(device), 1):
+            return run_unit(config, unit, device)
+    return wrapped
+
+
 def _sin_additive(L: int, d: int):
     return concepts.random_additive_target(L, d, series.sin(), seed=SEED)
 
@@ -97,6 +114,54 @@ def _curves(res, majority: float | None = None) -> dict:
     if majority is not None:
         out["majority"] = majority
     return out
+
+
+def _final_mistakes(res, source, config) -> torch.Tensor:
+    """Per input of the held-out sample that sgd scored (``held_out_sample(source, test_n,
+    seed=SEED)``), how many of the R runs' final networks err on it (a NaN output errs): ints in
+    0..R, shape (test_n,).  Kept so that two settings measured on the same test inputs can be
+    compared as paired samples (:func:`paired_errors`)."""
+    X, y = train.held_out_sample(source, config["test_n"], seed=SEED)
+    z = train.final_margins(res, X, y)
+    return ((z < 0) | torch.isnan(z)).sum(0).to(torch.int64)
+
+
+def paired_errors(first: dict, second: dict | None = None) -> tuple[float, float, float]:
+    """Two final test errors measured on the SAME test inputs, as a paired difference:
+    ``(e1, se, e2)``, e1 and e2 the mean final test errors over runs of two sweep records (their
+    ``test_error``: curves (R, K), the last column taken, or final errors (R,))
+    (``second=None``: the record's best single-position predictor, ``single_mistakes``) and se the
+    standard error of e1 - e2.  With R1, R2 runs and n shared test inputs,
+
+        se^2 = var_r(e1_r)/R1 + var_r(e2_r)/R2 + var_i(D_i)/n,
+        D_i = (fraction of the first's runs wrong on input i) - (the same for the second),
+
+    the spread between runs plus the test sample's noise of the paired difference (the split of
+    :func:`rnnbook.verdicts.error_estimate`, with the binomial term replaced by the variance of the
+    paired differences, which accounts for the correlation between the two errors on shared
+    inputs; a predictor without runs, like the single position, has no run term)."""
+    def final(value):
+        e = torch.as_tensor(value["test_error"], dtype=torch.float64)
+        e = e[:, -1] if e.dim() == 2 else e  # curves (R, K) or final errors (R,)
+        counts = torch.as_tensor(value["test_mistakes"], dtype=torch.float64)
+        if abs(float(counts.sum()) / (e.numel() * counts.numel()) - float(e.mean())) > 1e-9:
+            raise ValueError("test_mistakes do not add up to the logged final test errors")
+        return e, counts / e.numel()
+
+    e1, c1 = final(first)
+    var = float(e1.var(unbiased=True)) / e1.numel() if e1.numel() > 1 else 0.0
+    if second is None:
+        c2 = torch.as_tensor(first["single_mistakes"], dtype=torch.float64)
+        m2 = float(c2.mean())
+    else:
+        e2, c2 = final(second)
+        var += float(e2.var(unbiased=True)) / e2.numel() if e2.numel() > 1 else 0.0
+        m2 = float(e2.mean())
+    if c1.shape != c2.shape:
+        raise ValueError(f"the two records were measured on different test samples ({c1.numel()} and "
+                         f"{c2.numel()} inputs)")
+    var += float((c1 - c2).var(unbiased=True)) / c1.numel()
+    return float(e1.mean()), math.sqrt(var), m2
 
 
 def _majority(source, config) -> float:
@@ -114,8 +179,8 @@ def _sgd(source, config, unit, device, *, eta=None, c=None, steps=None, loss="fi
 
 
 def _c_config(profile) -> dict:
-    return {"version": 1, "L": profile.sgd_c_L, "d": profile.sgd_d, "steps": profile.sgd_c_steps,
-            "runs": profile.sgd_runs, "test_n": profile.sgd_test_n, "target": "additive sin",
+    return {"version": 2, "L": profile.sgd_c_L, "d": profile.sgd_d, "steps": profile.sgd_c_steps,
+            "runs": profile.sgd_c_runs, "test_n": profile.sgd_test_n, "target": "additive sin",
             "log_points": 2, "dtype": _SGD_DTYPE}
 
 
@@ -127,46 +192,89 @@ def _c_units(profile) -> list[dict]:
 def _c_run(config: dict, unit: dict, device: torch.device):
     source = train.population(_sin_additive(config["L"], config["d"]))
     res = _sgd(source, config, unit, device, c=unit["c"])
-    return {key: value[:, -1] if key in ("test_error", "online_error", "w_distance") else value
-            for key, value in _curves(res, _majority(source, config)).items()}
+    out = {key: value[:, -1] if key in ("test_error", "online_error", "w_distance") else value
+           for key, value in _curves(res, _majority(source, config)).items()}
+    out["test_mistakes"] = _final_mistakes(res, source, config)
+    # A second held-out sample, drawn apart from the test sample: choices made on it (e.g. which c
+    # to compare widths at) leave the test sample free for the comparison itself.
+    Xv, yv = train.held_out_sample(source, config["test_n"], seed=VALIDATION_SEED)
+    z = train.final_margins(res, Xv, yv)
+    out["validation_error"] = ((z < 0) | torch.isnan(z)).double().mean(1)
+    return out
 
 
 SGD_STEPSIZE = register(Sweep(
     name="sgd_stepsize",
-    description="Algorithm 1 with eta = c / m: final test error, running online error (eq. 17), "
-                "||W - W_0||_F and divergence per run, over a grid of c, two or more widths and both "
-                "initialisations, for a random additive sin target",
+    description="Algorithm 1 with eta = c / m: final test error (with the mistakes per test input), "
+                "error on a second held-out sample, running online error (eq. 17), ||W - W_0||_F and "
+                "divergence per run, over a grid of c, two or more widths and both initialisations, "
+                "for a random additive sin target",
     config=_c_config,
     units=_c_units,
-    run_unit=_c_run,
+    run_unit=_one_thread(_c_run),
 ))
 
 
+#: The two data laws of the error-against-n sweep: ``"margin"`` meets Theorem 2's hypothesis
+#: y F* >= 1 on every sample (:func:`rnnbook.train.population_margin`); ``"plain"`` has no margin
+#: (:func:`rnnbook.train.population`).
+LAWS = ("margin", "plain")
+
+
+@functools.lru_cache(maxsize=32)
+def _margin_population(L: int, d: int, quantile: float) -> train.DataSource:
+    # Cached: the threshold is estimated on a pool of inputs, the same for every unit of one target.
+    return train.population_margin(_sin_additive(L, d), quantile=quantile, seed=SEED)
+
+
+def length_source(config: dict, L: int, law: str) -> train.DataSource:
+    """The data law of the ``sgd_length`` sweep for the additive sin target of length L: the margin
+    law (inputs with abs(F*) below the ``margin_quantile`` of abs(F*) rejected; its ``target`` is
+    F*/t, which meets y F*/t >= 1 on every sample) or the plain law (no margin)."""
+    if law == "margin":
+        return _margin_population(L, config["d"], config["margin_quantile"])
+    if law == "plain":
+        return train.population(_sin_additive(L, config["d"]))
+    raise ValueError(f"law must be one of {LAWS}, got {law!r}")
+
+
 def _len_config(profile) -> dict:
-    return {"version": 1, "m": profile.sgd_m, "d": profile.sgd_d, "steps": profile.sgd_steps,
-            "runs": profile.sgd_runs, "test_n": profile.sgd_test_n, "step": profile.sgd_step,
+    return {"version": 2, "m": profile.sgd_m, "d": profile.sgd_d, "steps": profile.sgd_steps,
+            "runs": profile.sgd_len_runs, "test_n": profile.sgd_test_n,
+            "step_grid": list(profile.sgd_step_grid),
+            "plain_step": profile.sgd_step, "margin_quantile": profile.sgd_margin_q,
             "target": "additive sin", "log_points": 16, "dtype": _SGD_DTYPE}
 
 
 def _len_units(profile) -> list[dict]:
-    return [{"init": init, "L": L} for init in INITS for L in profile.sgd_lengths]
+    # The margin law (Theorem 2's hypothesis) at every step of the grid, both initialisations; the
+    # plain law, for contrast, at one step under Algorithm 1's initialisation.
+    return ([{"init": init, "L": L, "law": "margin", "s": s} for init in INITS for L in profile.sgd_lengths
+             for s in profile.sgd_step_grid]
+            + [{"init": "algorithm1", "L": L, "law": "plain", "s": profile.sgd_step}
+               for L in profile.sgd_lengths])
 
 
 def _len_run(config: dict, unit: dict, device: torch.device):
     L, d = unit["L"], config["d"]
-    source = train.population(_sin_additive(L, d))
-    eta = config["step"] / train.ntk_diagonal(L, d, init=unit["init"])
-    return _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
+    source = length_source(config, L, unit["law"])
+    eta = unit["s"] / train.ntk_diagonal(L, d, init=unit["init"])
+    res = _sgd(source, config, unit, device, eta=eta)
+    out = _curves(res, _majority(source, config))
+    out["threshold"] = source.threshold  # None for the plain law
+    out["test_mistakes"] = _final_mistakes(res, source, config)
+    return out
 
 
 SGD_LENGTH = register(Sweep(
     name="sgd_length",
     description="Algorithm 1 on fresh samples (steps = samples) for random additive sin targets of "
-                "several lengths L, eta = s / Hbar: test error, running online error (eq. 17) and "
-                "||W_k - W_0||_F against k, per run and initialisation",
+                "several lengths L, eta = s / Hbar over a grid of s, under a law with Theorem 2's "
+                "margin (and, for contrast, one without): test error, running online error (eq. 17) "
+                "and ||W_k - W_0||_F against k, per run and initialisation",
     config=_len_config,
     units=_len_units,
-    run_unit=_len_run,
+    run_unit=_one_thread(_len_run),
 ))
 
 
@@ -182,25 +290,30 @@ def span_target(L: int, d: int, kind: str, k: int):
     raise ValueError(f"kind must be 'pair' or 'last', got {kind!r}")
 
 
-def single_position_error(target, X, y) -> float:
-    """The best test error of a predictor that reads one position only, for a one-term N-variable
-    target psi(beta^T [X_{l_1}, ..., X_{l_N}] / (sqrt N max norm)) with psi odd and increasing on
-    [-1, 1] (sin): then sign F* = sign sum_n beta_n^T X_{l_n}, and position l_n alone predicts
-    sign(beta_n^T X_{l_n}).  The minimum over n of that predictor's error on (X, y): what a network
-    that ignored all but the most informative position would reach."""
+def single_position_mistakes(target, X, y) -> torch.Tensor:
+    """The mistakes (n,) bool on (X, y) of the best predictor that reads one position only, for a
+    one-term N-variable target psi(beta^T [X_{l_1}, ..., X_{l_N}] / (sqrt N max norm)) with psi
+    odd and increasing on [-1, 1] (sin): then sign F* = sign sum_n beta_n^T X_{l_n}, and position
+    l_n alone predicts sign(beta_n^T X_{l_n}); the position whose predictor errs least on (X, y)
+    (the first on a tie).  What a network that ignored all but the most informative position
+    would reach."""
     (term,) = target.terms
     beta = term.beta.reshape(target.N, target.d).to(X.dtype)
-    errors = [float((torch.sign(X[:, l - 1] @ b) != y).double().mean())
-              for l, b in zip(target.positions, beta, strict=True)]
-    return min(errors)
+    wrong = [torch.sign(X[:, l - 1] @ b) != y for l, b in zip(target.positions, beta, strict=True)]
+    counts = [int(w.sum()) for w in wrong]
+    return wrong[counts.index(min(counts))]
+
+
+def single_position_error(target, X, y) -> float:
+    """The test error of :func:`single_position_mistakes`: the minimum over the positions l_n of the
+    one-position predictor's error on (X, y)."""
+    return float(single_position_mistakes(target, X, y).double().mean())
 
 
 def _span_config(profile) -> dict:
-    config = _len_config(profile)
-    config["L"] = profile.sgd_span_L
-    config["target"] = "N-variable sin"
-    config["version"] = 2
-    return config
+    return {"version": 3, "m": profile.sgd_m, "d": profile.sgd_d, "steps": profile.sgd_steps,
+            "runs": profile.sgd_runs, "test_n": profile.sgd_test_n, "step": profile.sgd_step,
+            "L": profile.sgd_span_L, "target": "N-variable sin", "log_points": 16, "dtype": _SGD_DTYPE}
 
 
 def _span_units(profile) -> list[dict]:
@@ -213,9 +326,13 @@ def _span_run(config: dict, unit: dict, device: torch.device):
     target = span_target(L, d, unit["kind"], unit["k"])
     source = train.population(target)
     eta = config["step"] / train.ntk_diagonal(L, d, init=unit["init"])
-    out = _curves(_sgd(source, config, unit, device, eta=eta), _majority(source, config))
+    res = _sgd(source, config, unit, device, eta=eta)
+    out = _curves(res, _majority(source, config))
     X, y = train.held_out_sample(source, config["test_n"], seed=SEED)
-    out["single_position"] = single_position_error(target, X, y)
+    single = single_position_mistakes(target, X, y)
+    out["single_position"] = float(single.double().mean())
+    out["single_mistakes"] = single.to(torch.int64)
+    out["test_mistakes"] = _final_mistakes(res, source, config)
     return out
 
 
@@ -226,7 +343,7 @@ SGD_SPAN = register(Sweep(
                 "number of samples, per run and initialisation, with the majority-class rate",
     config=_span_config,
     units=_span_units,
-    run_unit=_span_run,
+    run_unit=_one_thread(_span_run),
 ))
 
 
@@ -281,7 +398,7 @@ SGD_LABELLING = register(Sweep(
                 "the running online error, per run and initialisation",
     config=_label_config,
     units=_label_units,
-    run_unit=_label_run,
+    run_unit=_one_thread(_label_run),
 ))
 
 
@@ -294,7 +411,7 @@ B_SCALINGS = ("section3", "unit")
 
 
 def _lazy_config(profile) -> dict:
-    return {"version": 1, "n": profile.sgd_lazy_n, "L": profile.sgd_lazy_L, "d": profile.sgd_d,
+    return {"version": 2, "n": profile.sgd_lazy_n, "L": profile.sgd_lazy_L, "d": profile.sgd_d,
             "steps": profile.sgd_lazy_steps, "runs": profile.sgd_lazy_runs, "test_n": profile.sgd_test_n,
             "step": profile.sgd_lazy_step, "init": "algorithm1", "dtype": "float64"}
 
@@ -313,18 +430,29 @@ def lazy_data(config: dict):
     return X, y, target(X), Xt, yt
 
 
+@functools.lru_cache(maxsize=4)
+def _lazy_kernel(key: str) -> torch.Tensor:
+    # The infinite-width NTK of the training and test inputs: the same for every unit of a config.
+    config = json.loads(key)
+    X, _, _, Xt, _ = lazy_data(config)
+    return kernels.ntk(torch.cat([X, Xt]), init=config["init"])
+
+
 def _lazy_run(config: dict, unit: dict, device: torch.device):
-    X, y, _, Xt, yt = lazy_data(config)
+    X, y, fstar, Xt, yt = lazy_data(config)
     n, L, d = X.shape
     init = config["init"]
-    H = kernels.ntk(torch.cat([X, Xt]), init=init)
+    H = _lazy_kernel(json.dumps(config, sort_keys=True))
+    # Theorem 2's margin on the training set: F* scaled by 1 / min_i abs(F*(x_i)).
+    ytilde = fstar / fstar.abs().min()
     Hbar = train.ntk_diagonal(L, d, init=init)
     m = unit["m"]
     scale = 1.0 if unit["B"] == "section3" else math.sqrt(m)
     # The same function-space step under both scalings: the NTK of B ~ N(0, 1) is m times larger.
     eta = config["step"] / Hbar / scale**2
     out = {key: [] for key in ("net_error", "kernel_error", "correlation", "agreement", "w_distance",
-                               "kernel_distance", "w_operator", "w0_operator", "f0_rms")}
+                               "kernel_distance", "w_operator", "w0_operator", "f0_rms", "margin_norm")}
+    Hs = H[:n, :n] * scale**2  # the NTK of this scaling of B on the training set
     for r in range(config["runs"]):
         gen = make_generator(SEED + 1000 + r, "cpu")
         idx = torch.randint(n, (config["steps"],), generator=gen)
@@ -332,8 +460,7 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
         p0 = model.RNNParams(drawn.W.to(device), drawn.A.to(device), (drawn.B * scale).to(device),
                              drawn.M0.to(device), init=init, L=L)
         Xd, Xtd = X.to(device), Xt.to(device)
-        with train.cpu_threads(device, 1):
-            p = train.algorithm1_loop(p0, Xd[idx], y[idx].to(device), eta)
+        p = train.train_on_stream(p0, Xd[idx], y[idx].to(device), eta)
         f0, f0t = model.forward(p0, Xd).cpu(), model.forward(p0, Xtd).cpu()
         f = model.forward(p, Xtd).cpu()
         a, fk = train.kernel_sgd(H[:n, :n][idx][:, idx] * scale**2, H[n:, :n][:, idx] * scale**2, y[idx], eta,
@@ -351,7 +478,23 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
                                  else math.nan)
         out["w0_operator"].append(float(torch.linalg.matrix_norm(p0.W.cpu(), ord=2)))
         out["f0_rms"].append(float(f0t.square().mean().sqrt()))
+        # An upper bound on the ||W - W_0||_F the linearised network needs to reach the margin
+        # y_i f(x_i) >= 1 on the whole training set from its initial outputs f_0: the norm of the
+        # change that interpolates ytilde - f_0 (then f = ytilde, and y_i ytilde_i >= 1).
+        out["margin_norm"].append(_interpolation_norm(Hs, ytilde - f0))
     return out
+
+
+def _interpolation_norm(H: torch.Tensor, v: torch.Tensor) -> float:
+    """sqrt(v^T H^-1 v) (float64, through H's eigendecomposition): the smallest RKHS norm of a
+    function of the kernel H taking the values v on its points; inf if H is numerically singular."""
+    from .posdef import psd_tolerance
+
+    lam, U = torch.linalg.eigh(H.to(torch.float64))
+    if float(lam[0]) <= psd_tolerance(H):
+        return math.inf
+    c = U.T @ v.to(torch.float64)
+    return math.sqrt(float((c.square() / lam).sum()))
 
 
 SGD_LAZY = register(Sweep(
@@ -361,8 +504,10 @@ SGD_LAZY = register(Sweep(
                 "function space; the trained network against its infinite-width limit (kernel SGD "
                 "with the NTK, from the same initial outputs): test errors, correlation of the "
                 "learned parts of the outputs, sign agreement, ||W - W_0|| (Frobenius, operator) "
-                "against the limit's, per width and run",
+                "against the limit's, and the norm of the change that interpolates the "
+                "margin-scaled F* - f_0 (an upper bound on what reaching the margin needs), per "
+                "width and run",
     config=_lazy_config,
     units=_lazy_units,
-    run_unit=_lazy_run,
+    run_unit=_one_thread(_lazy_run),
 ))

@@ -15,10 +15,13 @@ Remark 3.2's sequence-labelling loss sum_l l(y_l f_l), f_l = B^T h_l, is ``loss=
 its backward pass is the usual one through time, e_L = D_L g_L B, e_l = D_l (W^T e_{l+1} + g_l B)
 with g_l = l'(y_l f_l) y_l.
 
-Scale.  Under B ~ N(0, 1/m) (both initialisations) the NTK diagonal <grad_W f, grad_W f> is O(L)
-(H_ii of :func:`rnnbook.kernels.ntk` is about L/2), so one step with eta = c/m moves f by about
-c L / (2m): learning within a few thousand steps needs c growing like m.  Both ``eta`` and ``c``
-are exposed; nothing is rescaled behind the caller's back.
+Scale.  Under B ~ N(0, 1/m) the NTK diagonal Hbar = <grad_W f, grad_W f> of a unit-norm sequence
+is Hbar = L/2 + a L (L - 1)/4 (:func:`ntk_diagonal`, the H_ii of :func:`rnnbook.kernels.ntk`):
+a = 1/L^3 under Section 3's initialisation (Hbar about L/2), a = 1 under Algorithm 1's (Hbar =
+L/2 + L (L - 1)/4, about L^2/4).  One step with eta = c/m moves f on its own sample by
+eta abs(l') Hbar, about c Hbar / (2m) at the start (abs(l') = 1/2 at f = 0), so at fixed c the step in
+function space shrinks like 1/m.  Both ``eta`` and ``c`` are exposed; nothing is rescaled behind
+the caller's back.
 
 Reproducibility.  Run r of ``sgd(..., seed=s)`` draws its weights (A, B, M0, W_0) and then its
 data stream from one CPU generator seeded from (s, r) (:func:`run_seed`), in float64, in chunks of
@@ -60,6 +63,10 @@ _SOFTPLUS_SWITCH = 40.0
 
 # Entries of the hidden states held at once while evaluating on a test set: 2^24.
 _EVAL_ENTRIES = 1 << 24
+
+#: On the CPU, widths from which the batched runs of :func:`sgd` are advanced one run at a time
+#: (below it, as one batch; see ``_Trainer``).
+CPU_SPLIT_WIDTH = 256
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,7 +200,8 @@ class DataSource:
     in {-1, +1}, or (k, L) for a per-position (``labelling``) source.  ``kind`` is
     ``"population"`` (fresh draws) or ``"finite"`` (a fixed set, sampled with replacement).
     ``test`` is the source test sets are drawn from (the population itself, a finite source's
-    population when known, else None); ``target`` the F* (or tuple of F*_l) labelling it."""
+    population when known, else None); ``target`` the F* (or tuple of F*_l) labelling it (for
+    :func:`population_margin`, F*/t, which meets y F*/t >= 1 on every sample)."""
 
     L: int
     d: int
@@ -204,6 +212,9 @@ class DataSource:
     target: Any = None
     n: int | None = None
     description: str = ""
+    #: For :func:`population_margin`: the threshold t on abs(F*) and the quantile q it estimates.
+    threshold: float | None = None
+    quantile: float | None = None
 
     def sample(self, n: int, *, seed: int | None = None,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,9 +250,14 @@ def _norm_range(c_min, c_max):
 
 
 def population(target, *, c_min: float = 1.0, c_max: float = 1.0) -> DataSource:
-    """Theorem 2's distribution D: x from :func:`rnnbook.concepts.sample_sequences` (norms in
-    [c_min, c_max]), y = sign F*(x).  The margin y F* >= 1 of Theorem 2 is a rescaling of F* and
-    changes no label, so any target (scaled or not) gives the same source."""
+    """A distribution D without a margin: x from :func:`rnnbook.concepts.sample_sequences` (norms in
+    [c_min, c_max]), y = sign F*(x).  Rescaling F* changes no label, so any positive multiple of the
+    target gives the same source -- but no multiple meets Theorem 2's hypothesis y F*(x) >= 1 for
+    every sample: abs(F*(x)) takes values arbitrarily close to 0 under this law, so inf y s F* = 0
+    for every s.  (On a finite sample the scale s = 1 / min_i abs(F*(x_i)) does it, and grows
+    with the sample size; the complexity C* of that scaled target is then only a lower bound on
+    what the law needs, which is infinite.)  For a law that meets the hypothesis see
+    :func:`population_margin`."""
     target = _check_target(target)
     c_min, c_max = _norm_range(c_min, c_max)
     L, d = target.L, target.d
@@ -253,6 +269,96 @@ def population(target, *, c_min: float = 1.0, c_max: float = 1.0) -> DataSource:
     src = DataSource(L, d, False, "population", draw, target=target,
                      description=f"population, norms in [{c_min:g}, {c_max:g}]")
     object.__setattr__(src, "test", src)  # test sets come from the population itself
+    return src
+
+
+#: Inputs drawn to estimate the threshold of :func:`population_margin` (its quantile's coverage
+#: then has standard deviation sqrt(q (1 - q) / 2^16) < 0.002).
+MARGIN_POOL = 1 << 16
+
+
+def margin_threshold(target, quantile: float, *, c_min: float = 1.0, c_max: float = 1.0,
+                     pool: int = MARGIN_POOL, seed: int = 0) -> float:
+    """t = the ``quantile`` q of abs(F*(x)) under the input law of :func:`population`, estimated on
+    ``pool`` inputs drawn with ``seed`` (float64, CPU).  P(abs(F*) >= t) is then 1 - q up to the
+    estimate's error, of standard deviation about sqrt(q (1 - q) / pool)."""
+    target = _check_target(target)
+    q = check_real(quantile, name="quantile", positive=True)
+    if q >= 1:
+        raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
+    c_min, c_max = _norm_range(c_min, c_max)
+    pool = check_int(pool, name="pool", minimum=2)
+    seed = check_int(seed, name="seed", minimum=0)
+    gen = make_generator(seed, "cpu")
+    # In blocks of 2^14 inputs, so that memory stays small at any L.
+    f = torch.cat([target(concepts.sample_sequences(min(1 << 14, pool - s), target.L, target.d, c_min=c_min,
+                                                    c_max=c_max, generator=gen)).abs()
+                   for s in range(0, pool, 1 << 14)])
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError("target: F* is not finite on some pool inputs")
+    t = float(torch.quantile(f, q))
+    if t <= 0:
+        raise ValueError(f"the {q:g} quantile of abs(F*) is 0: no margin to condition on")
+    return t
+
+
+def rejection_sample(target, threshold: float, k: int, generator: torch.Generator, *,
+                     c_min: float = 1.0, c_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """k draws of the law of x conditioned on abs(F*(x)) >= ``threshold``, by rejection: inputs of
+    :func:`rnnbook.concepts.sample_sequences` are drawn from ``generator`` in batches of k and kept
+    when abs(F*) >= threshold, until k are kept.  Returns X (k, L, d), y = sign F* (k,) (float64,
+    CPU) and the number of candidates drawn up to and including the k-th kept one (so
+    k / drawn estimates the acceptance probability P(abs(F*) >= threshold)).  A ``ValueError`` when
+    more than 1000 k candidates give fewer than k kept ones (a threshold near or above sup abs(F*))."""
+    target = _check_target(target)
+    threshold = check_real(threshold, name="threshold", positive=True)
+    k = check_int(k, name="k", minimum=1)
+    c_min, c_max = _norm_range(c_min, c_max)
+    kept, got, drawn = [], 0, 0
+    while got < k:
+        X = concepts.sample_sequences(k, target.L, target.d, c_min=c_min, c_max=c_max, generator=generator)
+        f = target(X)
+        if not bool(torch.isfinite(f).all()):
+            raise ValueError("target: F* is not finite on some samples")
+        idx = torch.nonzero(f.abs() >= threshold)[:, 0]
+        need = k - got
+        if idx.numel() >= need:
+            drawn += int(idx[need - 1]) + 1
+            idx = idx[:need]
+        else:
+            drawn += k
+        kept.append((X[idx], f[idx]))
+        got += idx.numel()
+        if got < k and drawn >= 1000 * k:
+            raise ValueError(f"only {got} of {drawn} candidates have abs(F*) >= threshold = {threshold:g}: "
+                             "the threshold is near or above sup abs(F*)")
+    X = torch.cat([x for x, _ in kept])
+    f = torch.cat([v for _, v in kept])
+    return X, torch.where(f > 0, 1.0, -1.0).to(torch.float64), drawn
+
+
+def population_margin(target, *, quantile: float, c_min: float = 1.0, c_max: float = 1.0,
+                      pool: int = MARGIN_POOL, seed: int = 0) -> DataSource:
+    """Theorem 2's hypothesis as a law: x as in :func:`population` conditioned on abs(F*(x)) >= t,
+    t the ``quantile`` q of abs(F*) (:func:`margin_threshold` on ``pool`` inputs drawn with
+    ``seed``), y = sign F*(x).  The source's ``target`` is F*/t, in the same class as F* (its
+    psi scaled by 1/t), with y F*(x)/t >= 1 on every sample: the margin holds with probability 1,
+    not just on a finite sample, and C* of F*/t is the complexity the theorem charges.  Samples
+    come by :func:`rejection_sample` (acceptance probability 1 - q); test sets from the same
+    conditioned law.  The stream version of :func:`rnnbook.concepts.margin_sample`."""
+    target = _check_target(target)
+    t = margin_threshold(target, quantile, c_min=c_min, c_max=c_max, pool=pool, seed=seed)
+    c_min, c_max = _norm_range(c_min, c_max)
+
+    def draw(k, gen):
+        X, y, _ = rejection_sample(target, t, k, gen, c_min=c_min, c_max=c_max)
+        return X, y
+
+    src = DataSource(target.L, target.d, False, "population", draw, target=target.scaled(1 / t),
+                     description=f"population conditioned on abs(F*) >= t = {t:.4g} (the {quantile:g} "
+                                 f"quantile), norms in [{c_min:g}, {c_max:g}]",
+                     threshold=t, quantile=float(quantile))
+    object.__setattr__(src, "test", src)
     return src
 
 
@@ -449,12 +555,15 @@ class _Trainer:
         R, m, _ = W.shape
         self.R, self.m, self.eta, self.labelling = R, m, eta, labelling
         # On the CPU a batched product over R runs of (1, m) x (m, m) is slower than R separate
-        # ones (measured 3x at m = 1024) and batching has no launch cost to amortise: run the R
-        # runs one after the other, each on views of the shared W (so batched == single, bitwise).
-        # ``split=False`` forces the batched path (the CUDA one) on the CPU, for the tests.
+        # ones for large m (measured 3x at m = 1024, even at m = 256), while for small m the
+        # per-operation overhead dominates and batching wins (2-2.5x faster per run-step at
+        # m = 64 and 128, R = 8): below CPU_SPLIT_WIDTH the R runs go as one batch, from it on one
+        # after the other, each on views of the shared W.  Either way a run's numbers do not
+        # depend on the runs batched with it (a test checks batched == single).  ``split``
+        # forces one path, for the tests.
         self.parts = None
         if split is None:
-            split = W.device.type == "cpu"
+            split = W.device.type == "cpu" and m >= CPU_SPLIT_WIDTH
         if split and R > 1:
             self.parts = [_Trainer(W[r:r + 1], A[r:r + 1], B[r:r + 1], M0[r:r + 1], eta, labelling)
                           for r in range(R)]
@@ -616,7 +725,9 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
     W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)), for ``runs`` independent runs at once.
 
     * Exactly one of ``eta`` and ``c`` (then eta = c / m); eta must be > 0.  See the module
-      docstring on the scale: eta = c/m moves f by about c L / (2m) per step.
+      docstring on the scale: eta = c/m moves f by about c Hbar / (2m) per step, Hbar =
+      :func:`ntk_diagonal` (about L/2 under Section 3's initialisation, L/2 + L(L-1)/4 under
+      Algorithm 1's).
     * ``init``: ``"algorithm1"`` (A ~ N(0, 2/m), the box) or ``"paper"`` (A ~ N(0, 2/(L^3 m))).
     * Runs ``first_run .. first_run + runs - 1``; run r draws its weights and data from a CPU
       generator seeded with ``run_seed(seed, r)`` (see the module docstring): the batched runs
@@ -791,6 +902,44 @@ def algorithm1_loop(params, X, y, eta: float):
     for t in range(X.shape[0]):
         W -= eta * gradient(params.replace(W=W), X[t], y[t])
     return params.replace(W=W)
+
+
+def train_on_stream(params: RNNParams, X, y, eta: float) -> RNNParams:
+    """Algorithm 1 on a given stream, for one network: what :func:`algorithm1_loop` computes, with
+    the batched trainer of :func:`sgd` (no autograd, buffers allocated once, one thread on the
+    CPU), so many times faster.  ``X`` (n, L, d) and ``y`` (n,) in {-1, +1} are converted to
+    params' dtype and device; returns params with the trained W."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    eta = check_real(eta, name="eta", positive=True)
+    Xs = check_sequences(X, name="X", d=params.A.shape[1], dtype=params.dtype, device=params.device)
+    if params.L is not None and Xs.shape[1] != params.L:
+        raise ValueError(f"X has sequence length {Xs.shape[1]} but params were drawn for L = {params.L}")
+    n = Xs.shape[0]
+    ys = _check_labels(y, (n,), dtype=params.dtype, device=params.device)
+    W = params.W.clone()[None]
+    trainer = _Trainer(W, params.A[None], params.B[None], params.M0[None], eta, False)
+    yv = ys.reshape(1, n, 1, 1)
+    z = torch.empty((1, n, 1, 1), dtype=params.dtype, device=params.device)
+    with cpu_threads(params.device, 1):
+        for t in range(n):
+            trainer.step(Xs[None, t], yv[:, t], -yv[:, t], z[:, t])
+    return params.replace(W=W[0])
+
+
+def final_margins(result: TrainResult, X, y) -> torch.Tensor:
+    """y f(W_r, x_i) of every run r's final network on inputs ``X`` (n, L, d) with labels ``y`` (n,):
+    shape (R, n), float64 on the CPU (NaN for a diverged run).  On the held-out sample of
+    :func:`sgd`, the fraction of margins < 0 or NaN is the last entry of ``result.test_error``."""
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    if result.loss != "final":
+        raise ValueError("final_margins needs a run with loss='final'")
+    p0 = result.params0[0]
+    Xs = check_sequences(X, name="X", d=p0.A.shape[1], dtype=p0.dtype, device=p0.device)
+    ys = _check_labels(y, (Xs.shape[0],), dtype=p0.dtype, device=p0.device)
+    A, B, M0 = (torch.stack([getattr(p, k) for p in result.params0]) for k in ("A", "B", "M0"))
+    return _batched_margins(result.W, A, B, M0, Xs, ys, False).to("cpu", torch.float64)
 
 
 # ----------------------------------------------------------------------------------------------

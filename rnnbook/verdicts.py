@@ -58,7 +58,16 @@ def fmt(x) -> str:
 
 
 def _pct(level: float) -> str:
-    return f"{100 * level:.10g}%"
+    return f"{100 * level:.4g}%"
+
+
+def _fmt_pair(a, b) -> tuple[str, str]:
+    """Two numbers to be compared, printed with enough digits to show that they differ."""
+    for digits in (3, 4, 6, 10):
+        fa, fb = f"{float(a):.{digits}g}", f"{float(b):.{digits}g}"
+        if fa != fb or a == b:
+            return (fmt(a), fmt(b)) if digits == 3 else (fa, fb)
+    return f"{float(a):.17g}", f"{float(b):.17g}"
 
 
 @dataclass(frozen=True)
@@ -353,25 +362,40 @@ def _z(alpha: float) -> float:
 
 
 def compare_errors(first, se_first, second, se_second, *, claim: str = "first lower", alpha=0.01,
-                   names: Sequence[str] = ("the first", "the second")) -> Verdict:
+                   names: Sequence[str] = ("the first", "the second"), se_difference=None) -> Verdict:
     """Two error rates with their standard errors, against a claim that the first is lower
     (``"first lower"``) or higher (``"first higher"``) than the second: a one-sided z-test of the
     difference at level ``alpha``. Significant in the claimed direction: *holds*; in the other:
-    *inconsistent*; neither: *inconclusive at these sizes*."""
-    a, sa, b, sb = (_finite(n, v) for n, v in
-                    (("first", first), ("se_first", se_first), ("second", second), ("se_second", se_second)))
-    if sa < 0 or sb < 0:
-        raise ValueError("standard errors must be non-negative")
+    *inconsistent*; neither: *inconclusive at these sizes*.
+
+    Independent estimates: the difference has standard error ``hypot(se_first, se_second)``. Paired
+    ones (scored on the same test inputs, e.g. :func:`rnnbook.sweeps.paired_errors`): pass
+    ``se_difference`` (the standard error of the paired difference) and ``None`` for the two
+    separate ones."""
+    a, b = _finite("first", first), _finite("second", second)
+    if se_difference is None:
+        sa, sb = _finite("se_first", se_first), _finite("se_second", se_second)
+        if sa < 0 or sb < 0:
+            raise ValueError("standard errors must be non-negative")
+        se = math.hypot(sa, sb)
+        ses = (f" (se {fmt(sa)})", f" (se {fmt(sb)})", "")
+    else:
+        if se_first is not None or se_second is not None:
+            raise ValueError("with se_difference (a paired comparison), se_first and se_second must be None")
+        se = _finite("se_difference", se_difference)
+        if se < 0:
+            raise ValueError("standard errors must be non-negative")
+        ses = ("", "", f", paired (se of the difference {fmt(se)})")
     if claim not in ("first lower", "first higher"):
         raise ValueError(f"claim must be 'first lower' or 'first higher', got {claim!r}")
     alpha = _alpha(alpha)
     if len(names) != 2:
         raise ValueError("names must hold two names")
     n1, n2 = (_text("names", n) for n in names)
-    se = math.hypot(sa, sb)
     diff = b - a if claim == "first lower" else a - b  # positive: the claimed direction
     zc = _z(alpha)
-    head = (f"{n1} {fmt(a)} (se {fmt(sa)}) against {n2} {fmt(b)} (se {fmt(sb)}); one-sided test at "
+    fa, fb = _fmt_pair(a, b)
+    head = (f"{n1} {fa}{ses[0]} against {n2} {fb}{ses[1]}{ses[2]}; one-sided test at "
             f"{fmt(alpha)}, critical z = {zc:.2f}")
     word = "lower" if claim == "first lower" else "higher"
     if se == 0:
@@ -382,7 +406,7 @@ def compare_errors(first, se_first, second, se_second, *, claim: str = "first lo
         return Verdict(INCONCLUSIVE, f"{head}: equal", "compare", alpha)
     z = diff / se
     if z > zc:
-        return Verdict(HOLDS, f"{head}: z = {z:.2f}, {n1} is significantly {word}", "compare", alpha)
+        return Verdict(HOLDS, f"{head}: z = {z:.2f}, significantly {word}", "compare", alpha)
     if z < -zc:
         return Verdict(INCONSISTENT, f"{head}: z = {z:.2f}, significantly the other way", "compare", alpha)
     return Verdict(INCONCLUSIVE, f"{head}: z = {z:.2f}, not significant", "compare", alpha)
@@ -436,11 +460,12 @@ def learned(errors, *, n_test, chance, alpha=0.01, what: str = "the test error")
     what = _text("what", what)
     est = error_estimate(errors, n_test=n_test)
     up = est.upper(alpha)
+    fu, fc = _fmt_pair(up, chance)
     head = (f"{what} {fmt(est.mean)} over {est.runs} run{'s' if est.runs != 1 else ''} (se {fmt(est.se)}); "
-            f"its one-sided {_pct(1 - alpha)} upper bound {fmt(up)}")
+            f"its one-sided {_pct(1 - alpha)} upper bound {fu}")
     if up < chance:
-        return Verdict(HOLDS, f"{head} is below chance, {fmt(chance)}", "learned", alpha)
-    return Verdict(INCONCLUSIVE, f"{head} is not below chance, {fmt(chance)}", "learned", alpha)
+        return Verdict(HOLDS, f"{head} is below chance, {fc}", "learned", alpha)
+    return Verdict(INCONCLUSIVE, f"{head} is not below chance, {fc}", "learned", alpha)
 
 
 def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
@@ -474,3 +499,187 @@ def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
     else:
         word = HOLDS
     return Verdict(word, f"{what}: {body}", "combine", err)
+
+
+_BOUND_SIDES = ("upper bound", "lower bound")
+
+
+def rate_of_bound(estimate, low, high, *, claimed, claim: str, measured_is: str, level=None,
+                  resolution: float = 0.25, quantity: str = "the fitted exponent of the bound",
+                  claimed_text: str | None = None, interval: str = "interval") -> Verdict:
+    """A claimed exponent checked through a quantity that bounds the one the claim is about from one
+    side: the fitted exponent (``estimate`` with its ``level`` interval ``[low, high]``;
+    ``level=None``: computed exactly, as in :func:`rate`) of an ``"upper bound"`` or a
+    ``"lower bound"`` (``measured_is``) -- e.g. the best constant of a PSD dominance on a finite
+    sample, or an equal-weight Rayleigh quotient, both upper bounds on the sample-free constant.
+
+    A quantity below an upper bound grows no faster than the bound, so its exponent is at most the
+    bound's (at least, for a lower bound). Hence, for an upper bound:
+
+    * ``claim="at least"`` or ``"equals"``: the bound's interval below ``claimed`` refutes the claim
+      (*inconsistent*); otherwise the bound cannot decide it: *not refuted*;
+    * ``claim="at most"``: decided as :func:`rate` decides it (*looser than stated*, *holds*,
+      *inconclusive at these sizes*), except that a bound's interval above the claim cannot refute
+      it: *inconclusive at these sizes*.
+
+    A lower bound mirrors this (``"at most"``/``"equals"`` can only be refuted, ``"at least"``
+    confirmed)."""
+    if measured_is not in _BOUND_SIDES:
+        raise ValueError(f"measured_is must be one of {_BOUND_SIDES}, got {measured_is!r}")
+    if claim not in _CLAIMS:
+        raise ValueError(f"claim must be one of {_CLAIMS}, got {claim!r}")
+    upper = measured_is == "upper bound"
+    quantity = _text("quantity", quantity)
+    kwargs = dict(claimed=claimed, level=level, resolution=resolution, quantity=quantity,
+                  claimed_text=claimed_text, interval=interval)
+    note = (f"the bound is an {measured_is} on the quantity the claim is about, so that quantity's "
+            f"exponent is {'at most' if upper else 'at least'} the bound's")
+    confirm_side = "at most" if upper else "at least"
+    if claim == confirm_side:
+        base = rate(estimate, low, high, claim=claim, **kwargs)
+        if base.word == INCONSISTENT:
+            return Verdict(INCONCLUSIVE, f"{base.sentence}; but {note}, and this side cannot refute the "
+                           "claim", "rate of a bound", base.error_rate)
+        return Verdict(base.word, f"{base.sentence}; {note}", "rate of a bound", base.error_rate)
+    # Only a refutation is possible: the bound's exponent beyond the claim on the forbidden side.
+    base = rate(estimate, low, high, claim="at least" if upper else "at most", **kwargs)
+    if base.word == INCONSISTENT:
+        return Verdict(INCONSISTENT, f"{base.sentence}; {note}", "rate of a bound", base.error_rate)
+    ctext = fmt(claimed) if claimed_text is None else _text("claimed_text", claimed_text)
+    if level is None:
+        head = f"{quantity}, computed exactly, is {fmt(estimate)}"
+    else:
+        head = (f"the {_pct(_level(level))} {_text('interval', interval)} [{fmt(low)}, {fmt(high)}] of "
+                f"{quantity}")
+    return Verdict(NOT_REFUTED, f"{head}, not {'below' if upper else 'above'} the claimed {ctext}; {note}: "
+                   "a bound of this side can refute the claim but never confirm it", "rate of a bound",
+                   base.error_rate)
+
+
+def finite(values, *, what: str, sample: bool = True, cases: Sequence[str] | None = None) -> Verdict:
+    """A claim that a computed quantity is finite in every case it covers (e.g. a complexity
+    ``C(psi, R)``, finite only while ``R`` stays inside the radius of convergence of ``psi``).
+
+    ``values`` are exact computations, ``inf`` where the quantity diverges. Any infinite entry is a
+    counterexample: *inconsistent*. Otherwise *not refuted* when the entries are a ``sample`` of the
+    cases the claim covers (it can never be confirmed that way), *holds* when they are every case
+    (``sample=False``). ``cases`` names the entries (e.g. ``"L = 4"``) so that the sentence can say
+    where the first infinite one is; ``what`` describes them."""
+    what = _text("what", what)
+    v = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array, got shape {v.shape}")
+    if np.isnan(v).any():
+        raise ValueError("values must not contain NaN")
+    if cases is not None:
+        if isinstance(cases, str) or len(cases) != v.size:
+            raise ValueError(f"cases must name each of the {v.size} values")
+        cases = [_text("cases", c) for c in cases]
+    head = f"{what}: {v.size} case{'s' if v.size != 1 else ''}"
+    bad = ~np.isfinite(v)
+    if bad.any():
+        k = int(bad.sum())
+        first = f", the first at {cases[int(np.argmax(bad))]}" if cases is not None else ""
+        return Verdict(INCONSISTENT, f"{head}, {k} infinite{first}", "finite")
+    if sample:
+        return Verdict(NOT_REFUTED, f"{head}, all finite (largest {fmt(v.max())}); a sample cannot confirm "
+                       "a claim for all cases", "finite")
+    return Verdict(HOLDS, f"{head}, all of the cases the claim covers, all finite (largest {fmt(v.max())})",
+                   "finite")
+
+
+def exists(verdicts: Sequence[Verdict], *, what: str, cases: Sequence[str]) -> Verdict:
+    """One verdict for a claim that needs only SOME case ("some stepsize of a grid trains at every
+    width"), each case decided by its own rule: *holds* when a case holds (or is *looser than
+    stated*); *inconsistent* when every case is; else *inconclusive at these sizes* when a case is,
+    else *not refuted*. ``cases`` names the verdicts (e.g. ``"c = 2"``); the sentence names the
+    cases that hold and states the first one's rule. A false *holds* needs a false alarm in one of
+    the cases, so the error rate is the sum of the cases' (a union bound: to keep a family-wise
+    rate alpha, decide each of k cases at alpha / k). ``holds with constant c`` verdicts are not
+    combined."""
+    vs = list(verdicts)
+    if not vs:
+        raise ValueError("verdicts must not be empty")
+    if not all(isinstance(v, Verdict) for v in vs):
+        raise TypeError("verdicts must be Verdict instances")
+    if isinstance(cases, str) or len(cases) != len(vs):
+        raise ValueError(f"cases must name each of the {len(vs)} verdicts")
+    names = [_text("cases", c) for c in cases]
+    what = _text("what", what)
+    words = [v.word for v in vs]
+    if HOLDS_WITH_CONSTANT in words:
+        raise ValueError("'holds with constant c' verdicts are not combined: report each constant")
+    rates = [v.error_rate for v in vs if v.error_rate is not None]
+    err = min(sum(rates), 0.5) if rates else None
+    good = [k for k, w in enumerate(words) if w in (HOLDS, LOOSER)]
+    if good:
+        first = vs[good[0]]
+        return Verdict(HOLDS, f"{what}: holds for {', '.join(names[k] for k in good)} of {len(vs)} "
+                       f"cases; {names[good[0]]}: {first.sentence.rstrip('.')}", "exists", err)
+    counts = ", ".join(f"{words.count(w)} {w}" for w in WORDS if w in words)
+    head = f"{what}: no case of {len(vs)} holds ({counts})"
+    if all(w == INCONSISTENT for w in words):
+        return Verdict(INCONSISTENT, head, "exists", err)
+    if INCONCLUSIVE in words:
+        return Verdict(INCONCLUSIVE, head, "exists", err)
+    return Verdict(NOT_REFUTED, head, "exists", err)
+
+
+def approach(sizes, local_exponents, *, claimed, tolerance, quantity: str = "the local exponent",
+             claimed_text: str | None = None, basis: str = "computed exactly") -> Verdict:
+    """An asymptotic exponent (e.g. a derived ``-log F ~ L^(2/3)``) checked on exactly computed
+    local exponents ``local_exponents[k]`` between ``sizes[k]`` and ``sizes[k + 1]``: a finite size
+    cannot refute or confirm a limit, so the rule asks where the last local exponent is and where
+    the sequence is going.
+
+    * The last one lies within ``tolerance`` of ``claimed``: *holds* (at these sizes).
+    * Otherwise, its distance to ``claimed`` has shrunk at each of the last two steps (the sequence
+      is approaching the claim): *inconclusive at these sizes*.
+    * Otherwise (not approaching): *inconsistent*.
+
+    The local exponents are exact computations or, where they come from a sample (``basis`` says
+    how they were obtained, e.g. "on the median over 496 pairs"), ones whose sampling error is
+    small against ``tolerance``; the sentence gives the last three."""
+    e = np.atleast_1d(np.asarray(local_exponents, dtype=np.float64))
+    s = np.atleast_1d(np.asarray(sizes, dtype=np.float64))
+    if e.ndim != 1 or e.size < 3:
+        raise ValueError("local_exponents must hold at least three values (to see a direction)")
+    if s.shape != (e.size + 1,):
+        raise ValueError(f"sizes must hold len(local_exponents) + 1 = {e.size + 1} values, got {s.shape}")
+    if not (np.isfinite(e).all() and np.isfinite(s).all()) or (np.diff(s) <= 0).any():
+        raise ValueError("sizes must be finite and increasing, local exponents finite")
+    claimed = _finite("claimed", claimed)
+    tolerance = _finite("tolerance", tolerance)
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    quantity = _text("quantity", quantity)
+    ctext = fmt(claimed) if claimed_text is None else _text("claimed_text", claimed_text)
+    last = ", ".join(f"{fmt(x)} ({fmt(a)} to {fmt(b)})"
+                     for x, a, b in zip(e[-3:], s[-4:-1], s[-3:], strict=True))
+    head = f"{quantity}, {_text('basis', basis)}, over the last three steps of size: {last}"
+    dist = np.abs(e - claimed)
+    if dist[-1] <= tolerance:
+        return Verdict(HOLDS, f"{head}; the last lies within {fmt(tolerance)} of the claimed {ctext}",
+                       "approach")
+    if dist[-1] < dist[-2] < dist[-3]:
+        return Verdict(INCONCLUSIVE, f"{head}; farther than {fmt(tolerance)} from the claimed {ctext}, "
+                       "but approaching it", "approach")
+    return Verdict(INCONSISTENT, f"{head}; farther than {fmt(tolerance)} from the claimed {ctext}, and not "
+                   "approaching it", "approach")
+
+
+def sampled(verdict: Verdict, *, over: str) -> Verdict:
+    """A claim for EVERY value of a size (``over``: "every large width m") decided at a few values:
+    what the rule found there cannot confirm the claim for the values not tried, so *holds* and
+    *looser than stated* become *not refuted*; every other word stands (*inconsistent* only if the
+    underlying rule can refute at the values tried). The sentence says which values were tried."""
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}")
+    over = _text("over", over)
+    if verdict.word == HOLDS_WITH_CONSTANT:
+        raise ValueError("'holds with constant c' is a computed constant, not a sampled claim")
+    if verdict.word in (HOLDS, LOOSER):
+        return Verdict(NOT_REFUTED, f"{verdict.sentence.rstrip('.')}; the claim is for {over}, and the "
+                       "values tried cannot confirm it for the others", "sampled", verdict.error_rate)
+    return Verdict(verdict.word, f"{verdict.sentence.rstrip('.')} (the claim is for {over})", "sampled",
+                   verdict.error_rate)

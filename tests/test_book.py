@@ -104,9 +104,10 @@ def test_every_verdict_is_glued_from_a_rule(path):
         m = GLUED_VERDICT.match(cell)
         assert m, f"{path.name}: verdict cell {cell!r} is not one glued verdict"
         assert glued(m.group(1)), f"{path.name}: {m.group(1)} is not glued by report.verdict"
-    for after in re.findall(r"[Vv]erdict(?: on [^:]{1,80})?:\s*(\S+)", prose):
+    for after in re.findall(r"\bVerdicts?(?: on [^:#]{1,80})?:\s*(\S+)", prose):
         key = re.match(r"\{glue:md\}`(v_[A-Za-z0-9_]+)`", after)
-        assert key and glued(key.group(1)), f"{path.name}: 'Verdict:' followed by {after!r}, not a glued verdict"
+        assert key and glued(key.group(1)), \
+            f"{path.name}: 'Verdict:' followed by {after!r}, not a glued verdict"
 
 
 def test_no_hand_typed_verdict_words_in_code():

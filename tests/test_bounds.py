@@ -308,3 +308,222 @@ def test_kernel_dominance_cpu_and_cuda_agree(cuda_only):
     H = kernels.ntk(X, init="paper")
     assert torch.allclose(bounds.kernel_dominance(H, X, [1], [1, 2]),
                           bounds.kernel_dominance(H.cuda(), X.cuda(), [1], [1, 2]), rtol=1e-9)
+
+
+# ---------------------------------------------------------------- inequality (29) from given kernels
+
+
+def test_sigma_and_backward_and_dominance_of_given_kernels():
+    """One forward recursion gives both kernels: S = Sigma(rho^l) and F^l of kernels.backward_kernel,
+    and backward_dominance_of(S, F) is backward_dominance(X) (same arithmetic, so equal exactly)."""
+    from rnnbook import concepts, kernels
+
+    X = concepts.sample_sequences(9, 5, 3, c_min=0.5, c_max=1.5, seed=6)
+    for init in ("paper", "algorithm1"):
+        S, F = bounds.sigma_and_backward(X, init=init)
+        S_ref = kernels.sigma(kernels.forward_correlation(X, init=init))
+        torch.testing.assert_close(S, S_ref, rtol=0, atol=0)
+        torch.testing.assert_close(F, kernels.backward_kernel(X, init=init), rtol=1e-15, atol=0)
+        a, b = bounds.backward_dominance_of(S, F), bounds.backward_dominance(X, init=init)
+        for field in a._fields:
+            assert torch.equal(getattr(a, field), getattr(b, field)), field
+    with pytest.raises(ValueError, match="shape"):
+        bounds.backward_dominance_of(S, F[:, :4, :4])
+    with pytest.raises(ValueError, match="at least 2"):
+        bounds.backward_dominance_of(S[:, :1, :1], F[:, :1, :1])
+
+
+def _pairs_of_resample(V, idx):
+    """Brute force: the values of the pairs a < b of the resample idx whose inputs differ."""
+    n = len(idx)
+    return torch.stack([V[idx[a], idx[b]] for a in range(n) for b in range(a + 1, n) if idx[a] != idx[b]])
+
+
+def test_pair_bootstrap_equals_the_statistic_of_each_resample():
+    """With explicit counts, each replicate is the mean / lower median over the pairs of distinct
+    inputs of the resampled sample, built by brute force from the resample's indices; unit counts give
+    the sample's own statistic (torch.median is the lower median)."""
+    g = make_generator(7, "cpu")
+    n = 7
+    A = torch.randn(3, n, n, generator=g, dtype=torch.float64)
+    V = A + A.transpose(1, 2)
+    idx = torch.randint(0, n, (5, n), generator=g)
+    counts = torch.stack([torch.bincount(r, minlength=n) for r in idx])
+    mean = bounds.pair_bootstrap(V, counts=counts)
+    median = bounds.pair_bootstrap(V, statistic="median", counts=counts)
+    assert mean.shape == median.shape == (5, 3)
+    for b in range(5):
+        for k in range(3):
+            pairs = _pairs_of_resample(V[k], idx[b].tolist())
+            assert float(mean[b, k]) == pytest.approx(float(pairs.mean()), rel=1e-13)
+            lower_median = torch.sort(pairs).values[(len(pairs) + 1) // 2 - 1]
+            assert float(median[b, k]) == float(lower_median)
+    iu = torch.triu_indices(n, n, 1)
+    ones = torch.ones((1, n))
+    pairs = V[0][iu[0], iu[1]]
+    assert float(bounds.pair_bootstrap(V[0], statistic="median", counts=ones)[0]) == float(pairs.median())
+    assert float(bounds.pair_bootstrap(V[0], counts=ones)[0]) == pytest.approx(float(pairs.mean()), rel=1e-14)
+    # Equal seeds, equal resamples: the two calls of a ratio see the same draws.
+    draw = lambda seed: bounds.pair_bootstrap(V, n_boot=50, seed=seed)
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))
+
+
+def test_pair_bootstrap_spread_is_the_sampling_spread():
+    """For v_ij = x_i + x_j the mean over pairs is 2 xbar, whose bootstrap standard deviation is
+    2 s / sqrt(n) (s the sample's plug-in standard deviation) up to O(1/n) from the left-out pairs of
+    an input with its copy.  The replicates' standard deviation estimates it with relative standard
+    error 1/sqrt(2 B); two-sided false-alarm rate 1e-3, plus 2/n for the O(1/n) term."""
+    from scipy.stats import norm
+
+    n, B = 400, 4000
+    x = torch.randn(n, generator=make_generator(8, "cpu"), dtype=torch.float64)
+    reps = bounds.pair_bootstrap(x[:, None] + x[None, :], n_boot=B, seed=9)
+    expected = 2 * float(x.std(unbiased=False)) / math.sqrt(n)
+    tol = norm.ppf(1 - 1e-3 / 2) / math.sqrt(2 * B) + 2 / n
+    assert float(reps.std()) == pytest.approx(expected, rel=tol)
+    # The weights c_i (n - c_i) of T = 2 sum_i c_i (n - c_i) x_i / sum_i c_i (n - c_i) are exchangeable,
+    # so E T = 2 xbar exactly: only the Monte Carlo error of B replicates remains.
+    z = norm.ppf(1 - 1e-3 / 2)
+    assert float(reps.mean()) == pytest.approx(2 * float(x.mean()), abs=z * float(reps.std()) / math.sqrt(B))
+
+
+def test_pair_bootstrap_rejects_bad_input():
+    V = torch.ones(4, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="statistic"):
+        bounds.pair_bootstrap(V, statistic="max")
+    with pytest.raises(ValueError, match="values must have shape"):
+        bounds.pair_bootstrap(torch.ones(4, 3))
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        bounds.pair_bootstrap(torch.ones(1, 1))
+    with pytest.raises(ValueError, match="counts must have shape"):
+        bounds.pair_bootstrap(V, counts=torch.ones(3, 5))
+    with pytest.raises(ValueError, match="non-negative integers"):
+        bounds.pair_bootstrap(V, counts=torch.full((3, 4), 0.5))
+    with pytest.raises(ValueError, match="fewer than 2 distinct"):
+        bounds.pair_bootstrap(V, counts=torch.tensor([[4, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="n_boot"):
+        bounds.pair_bootstrap(V, n_boot=0)
+
+
+def test_bootstrap_exponent():
+    """An exact power law gives its exponent; replicates that differ from it by a factor constant in x
+    give the same slope (a zero-width interval); Gaussian noise e in log y at each x gives slopes
+    N(b, sigma^2 / sum lx^2), whose 98% interval the percentile interval estimates.  The 1% and 99%
+    quantiles of 2000 replicates each have standard error sqrt(q (1 - q) / B) / phi(z_q) = 0.083
+    slope standard deviations, 3.6% of the half-width z_q sd: the tolerance 12% is over 3 of them."""
+    from scipy.stats import norm
+
+    x = torch.tensor([32.0, 64.0, 128.0, 256.0], dtype=torch.float64)
+    y = 3.0 * x**-1.5
+    factors = torch.linspace(0.5, 2, 40, dtype=torch.float64)
+    slope, lo, hi = bounds.bootstrap_exponent(x, y, y[:, None] * factors)
+    assert slope == pytest.approx(-1.5, abs=1e-12) and lo == pytest.approx(-1.5, abs=1e-12)
+    assert hi == pytest.approx(-1.5, abs=1e-12)
+    sigma = 0.1
+    noise = sigma * torch.randn(4, 2000, generator=make_generator(10, "cpu"), dtype=torch.float64)
+    slope, lo, hi = bounds.bootstrap_exponent(x, y, y[:, None] * torch.exp(noise), level=0.98)
+    lx = torch.log(x) - torch.log(x).mean()
+    half = norm.ppf(0.99) * sigma / math.sqrt(float(lx.square().sum()))
+    assert (hi - lo) / 2 == pytest.approx(half, rel=0.12)
+    assert (lo + hi) / 2 == pytest.approx(-1.5, abs=0.12 * half)
+    with pytest.raises(ValueError, match="1-D of equal length"):
+        bounds.bootstrap_exponent(x, y[:3], y[:, None].repeat(1, 20))
+    with pytest.raises(ValueError, match="replicates must have shape"):
+        bounds.bootstrap_exponent(x, y, y[:, None].repeat(1, 5))
+    with pytest.raises(ValueError, match="positive"):
+        bounds.bootstrap_exponent(x, -y, y[:, None].repeat(1, 20))
+    with pytest.raises(ValueError, match="level"):
+        bounds.bootstrap_exponent(x, y, y[:, None].repeat(1, 20), level=1.5)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_window_dominance_is_the_constant_of_36(init):
+    """eq. (36)'s kernel built independently, with its 2^(-a k) inside the k-th power:
+    (Z_i^T Z_j / (||Z_i|| ||Z_j|| 2^a))^k, Z_i = [X_{i,l}, ..., X_{i,l-a}]."""
+    from rnnbook import kernels
+
+    X = _unit_sequences(14, 6, 3, 17)
+    H = kernels.ntk(X, init=init)
+    l, a = 5, 2
+    xs = bounds.window_dominance(H, X, l, a, [0, 1, 2])
+    Z = X[:, l - a - 1:l].reshape(14, -1)
+    u = Z / Z.norm(dim=1, keepdim=True)
+    for k, xi in zip([0, 1, 2], xs.tolist(), strict=True):
+        K = (u @ u.T / 2.0**a) ** k
+        assert xi == pytest.approx(bounds.dominance_constant(H, (K + K.T) / 2), rel=1e-9)
+    # a = 0 is eq. (33) at position l
+    assert torch.allclose(bounds.window_dominance(H, X, l, 0, [1, 2]),
+                          bounds.kernel_dominance(H, X, [l], [1, 2]), rtol=1e-12)
+    with pytest.raises(ValueError, match="a must satisfy"):
+        bounds.window_dominance(H, X, 3, 3, [1])
+    with pytest.raises(ValueError, match="l must lie"):
+        bounds.window_dominance(H, X, 7, 1, [1])
+    with pytest.raises(TypeError, match="powers"):
+        bounds.window_dominance(H, X, 3, 1, [1.5])
+
+
+def _indefinite(eigenvalues, seed):
+    g = make_generator(seed, "cpu")
+    n = len(eigenvalues)
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    return (Q * torch.tensor(eigenvalues, dtype=torch.float64)) @ Q.T, Q
+
+
+def test_min_eq18_correction_on_a_constructed_difference():
+    """H_inf - H with eigenvalues (3, 2, 0, -1, -4): the smallest ||eps||_F is sqrt(5), eps^T eps is
+    the positive part, H + eps^T eps >= H_inf to rounding, and any shrunk eps fails."""
+    lam = [3.0, 2.0, 0.0, -1.0, -4.0]
+    D, Q = _indefinite(lam, 18)
+    H = _spd(5, 1e2, 19)
+    H_inf = H + D
+    c = bounds.min_eq18_correction(H, H_inf)
+    assert c.norm == pytest.approx(math.sqrt(5.0), rel=1e-12)
+    assert c.rank == 2 and c.eps.shape == (2, 5)
+    assert float(torch.linalg.matrix_norm(c.eps)) == pytest.approx(c.norm, rel=1e-12)
+    positive = (Q[:, :2] * torch.tensor(lam[:2], dtype=torch.float64)) @ Q[:, :2].T
+    assert torch.allclose(c.eps.T @ c.eps, positive, atol=1e-12)
+    gap = H + c.eps.T @ c.eps - H_inf
+    assert float(torch.linalg.eigvalsh((gap + gap.T) / 2)[0]) >= -c.tolerance * 8
+    shrunk = (1 - 1e-3) * c.eps
+    gap = H + shrunk.T @ shrunk - H_inf
+    assert float(torch.linalg.eigvalsh((gap + gap.T) / 2)[0]) < -1e-3  # about -2 (1 - (1 - 1e-3)^2) * 2
+    # nothing to correct: H >= H_inf
+    none = bounds.min_eq18_correction(H_inf + torch.eye(5, dtype=torch.float64), H_inf)
+    assert none.norm == 0.0 and none.rank == 0 and none.eps.shape == (0, 5)
+
+
+def test_min_eq18_correction_no_random_feasible_correction_is_smaller():
+    """Random P = D_+ + W (W random symmetric) that satisfy the constraints of (18) on P = eps^T eps,
+    P >= 0 and P >= D, never have trace (= ||eps||_F^2) below the returned norm^2: an exact
+    inequality (no statistics), checked on every feasible draw; a good fraction is feasible."""
+    lam = [1.5, 0.5, -0.7, -2.0]
+    D, _ = _indefinite(lam, 20)
+    c = bounds.min_eq18_correction(torch.zeros(4, 4, dtype=torch.float64), D, name="zero")
+    assert c.norm**2 == pytest.approx(2.0, rel=1e-12)
+    positive = c.eps.T @ c.eps
+    g = make_generator(21, "cpu")
+    feasible = 0
+    for scale in (0.03, 0.1, 0.3):
+        G = torch.randn(3000, 4, 4, generator=g, dtype=torch.float64) * scale
+        P = positive + (G + G.transpose(1, 2)) / 2
+        ok = (torch.linalg.eigvalsh(P)[:, 0] >= -1e-12) & (torch.linalg.eigvalsh(P - D)[:, 0] >= -1e-12)
+        traces = P.diagonal(dim1=1, dim2=2).sum(-1)[ok]
+        feasible += int(ok.sum())
+        assert bool((traces >= c.norm**2 - 1e-10).all())
+    assert feasible >= 50
+    # eps with more rows than needed (any shape (r, n)) is covered too: random eps near the optimum
+    E = c.eps + 0.05 * torch.randn(500, 2, 4, generator=g, dtype=torch.float64)
+    P = E.transpose(1, 2) @ E
+    ok = torch.linalg.eigvalsh(P - D)[:, 0] >= -1e-12
+    assert int(ok.sum()) >= 20
+    assert bool((torch.linalg.matrix_norm(E)[ok] >= c.norm - 1e-12).all())
+
+
+def test_min_eq18_correction_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        bounds.min_eq18_correction(torch.eye(3, dtype=torch.float64), torch.eye(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="H_inf is not symmetric"):
+        bounds.min_eq18_correction(torch.eye(2, dtype=torch.float64), torch.tensor([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="square"):
+        bounds.min_eq18_correction(torch.ones(2, 3), torch.ones(2, 3))

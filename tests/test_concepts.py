@@ -526,3 +526,52 @@ def test_margin_sample_conditions_on_a_quantile():
         C.margin_sample(target, X, 10, quantile=1.0)
     with pytest.raises(TypeError, match="target"):
         C.margin_sample("sin", X, 10)
+
+
+@pytest.mark.parametrize("psi, e", [(S.exp(), 0.5), (S.sin(), 0.5), (S.monomial(2), 0.0),
+                                    (S.polynomial([1.0, 0.0, 0.0, 2.0]), 0.0)])
+def test_log_complexity_exponent_against_the_classes(psi, e):
+    """e with log C(F*) = L^(e + o(1)), against the complexities the classes compute.
+
+    Eq. (10) and, for polynomial psi, both branches of eq. (12) are cheap at any L: their log-log
+    slope of log C between L = 1e100 and 1e200 is e up to the o(1) (for a polynomial log C = O(log L),
+    slope ~ log 2 / log 1e100 = 0.003). The N-branch of an entire non-polynomial psi is a series that
+    needs ~ sqrt(N L) terms, so it is checked at L up to 1e5 in the form the exponent comes from:
+    log C = sqrt(N L) + O(log L) (for exp, sqrt(C_{2,i}) ~ 2^(i/2) turns e^R into e^(sqrt(2) R); the
+    l0-branch with l0 = 1 is L^3.5 C(psi, 2 sqrt(L)) = e^(2 sqrt(L)) L^O(1))."""
+    assert C.log_complexity_exponent(psi) == e
+    b2 = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    b4 = torch.tensor([0.6, 0.0, 0.8, 0.0], dtype=torch.float64)
+
+    def slope(log_c, L1, L2):
+        return math.log(log_c(L2) / log_c(L1)) / math.log(L2 / L1)
+
+    def additive(L):
+        return C.additive_target(L, 2, [(1, psi, b2)]).complexity(1.0).log_value
+
+    def pair(L, l0):
+        return C.n_variable_target(L, 2, (1, 1 + l0), [(psi, b4)]).complexity(1.0)
+
+    assert abs(slope(additive, 10**100, 10**200) - e) < 0.01
+    if e == 0:
+        for branch in ("log_n_branch", "log_l0_branch", "log_value"):
+            assert abs(slope(lambda L, branch=branch: getattr(pair(L, 1), branch), 10**100, 10**200)) < 0.01
+        # l0 = L - 1: the l0-branch grows like 4^L, the N-branch (a polynomial) wins
+        # and is the same function of L as at l0 = 1 (the N-branch has no l0), tested above
+        for L in (200, 400):
+            far = pair(L, L - 1)
+            assert far.winner == "N" and far.log_value == pair(L, 1).log_n_branch
+    else:
+        for L in (10**3, 10**4, 10**5):
+            c = pair(L, 1)
+            assert 0 < (c.log_n_branch - math.sqrt(2 * L)) / math.log(L) < 8
+            assert 0 < (c.log_l0_branch - 2 * math.sqrt(L)) / math.log(L) < 8
+        # l0 = L - 1: the l0-branch is e^(2^(L-1) sqrt(L)), the N-branch wins
+        assert pair(40, 39).winner == "N"
+
+
+def test_log_complexity_exponent_finite_radius_and_bad_input():
+    assert C.log_complexity_exponent(S.arctan(2.0)) == math.inf
+    assert C.additive_target(4, 2, [(1, S.arctan(2.0), [1.0, 0.0])]).complexity(1.0).log_value == math.inf
+    with pytest.raises(TypeError, match="psi"):
+        C.log_complexity_exponent(math.exp)

@@ -326,3 +326,203 @@ def test_backward_kernel_errors_match_a_direct_computation():
     H = (F * K[:-1]).sum(0)
     ntk_err = float(torch.linalg.norm(empirical.empirical_ntk(p, X) - H) / torch.linalg.norm(H))
     assert out["ntk"][0, 1] == pytest.approx(ntk_err, rel=1e-10)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_jacobian_ntk_is_the_gram_of_the_gradients(init):
+    """jacobian_ntk (torch.func.jacrev) against the gradients of f(x_i) with respect to W one input at a
+    time by torch.autograd.grad: the same numbers up to the rounding of m^2-term dot products (a
+    forward-error bound m^2 eps relative to sqrt(H_ii H_jj), 1e-12 here)."""
+    n, L, d, m = 4, 5, 3, 24
+    p = model.init_params(m, d, L, init=init, generator=make_generator(60, "cpu"))
+    X = unit_sequences(n, L, d, seed=61)
+    grads = []
+    for i in range(n):
+        W = p.W.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(model.forward(p.replace(W=W), X[i:i + 1]).sum(), W)
+        grads.append(g.reshape(-1))
+    G = torch.stack(grads)
+    ref = G @ G.T
+    H = empirical.jacobian_ntk(p, X)
+    scale = torch.sqrt(torch.diagonal(ref))
+    tol = m * m * torch.finfo(torch.float64).eps
+    assert H.shape == (n, n) and H.dtype == torch.float64
+    assert float(((H - ref).abs() / (scale[:, None] * scale[None, :])).max()) <= tol
+    with pytest.raises(ValueError, match="Jacobian would hold"):
+        # n m^2 = 4 * 2100^2 > 2^24
+        empirical.jacobian_ntk(model.init_params(2100, d, L, generator=make_generator(0, "cpu")), X)
+
+
+def test_printed_ntk_pairs_the_backward_vectors_with_h_l():
+    """printed_ntk is eq. (23) as printed, sum_{l,l'} <delta_l, delta_l'> <h_l, h_l'>, built here from
+    backward_correlations and the hidden states by einsum (rounding 1e-12); it is far (> 1e-2
+    relative) from the Gram matrix of the gradients, which empirical_ntk matches."""
+    n, L, d, m = 5, 4, 3, 32
+    p = model.init_params(m, d, L, generator=make_generator(62, "cpu"))
+    X = unit_sequences(n, L, d, seed=63)
+    dd = empirical.backward_correlations(p, X)                           # [l, l', i, j]
+    h = empirical.hidden_states(p, X)[1:]                                  # h_1..h_L
+    hh = torch.einsum("aim,bjm->abij", h, h)
+    ref = (dd * hh).sum((0, 1))
+    H = empirical.printed_ntk(p, X)
+    torch.testing.assert_close(H, ref, rtol=1e-12, atol=1e-12 * float(ref.abs().max()))
+    J = empirical.jacobian_ntk(p, X)
+    scale = torch.sqrt(torch.diagonal(J))
+    rel = lambda A: float(((A - J).abs() / (scale[:, None] * scale[None, :])).max())  # noqa: E731
+    assert rel(H) > 1e-2 and rel(empirical.empirical_ntk(p, X)) < 1e-10
+    # eq23_readings: the same two numbers, and its tolerance (m^2 + (L + 2) m) eps
+    r = empirical.eq23_readings(p, X)
+    assert r.error_previous == pytest.approx(rel(empirical.empirical_ntk(p, X)), abs=1e-15)
+    assert r.error_printed == pytest.approx(rel(H), rel=1e-12)
+    assert r.tolerance == pytest.approx((m * m + (L + 2) * m) * torch.finfo(torch.float64).eps)
+    assert r.error_previous <= r.tolerance < r.error_printed
+
+
+# ------------------------------------------ every output f_l = B^T h_l (Remark 3.2): finite width
+
+
+def autograd_output_backward_vectors(p, X):
+    """d f_l / d(pre-activation_k) for every output f_l = B^T h_l and step k by autograd through an
+    independent re-implementation of eq. (14), one output at a time: shape (L, L, n, m), [l-1, k-1]."""
+    n, L, _ = X.shape
+    out = torch.zeros(L, L, n, p.m, dtype=X.dtype)
+    for l in range(1, L + 1):
+        h = torch.relu(p.M0).expand(n, p.m)
+        zs = []
+        for k in range(l):
+            z = h @ p.W.T + X[:, k] @ p.A.T
+            if k == 0:
+                z.requires_grad_()
+            zs.append(z)
+            h = torch.relu(z)
+        out[l - 1, :l] = torch.stack(torch.autograd.grad((h @ p.B).sum(), zs))
+    return out
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_output_backward_vectors_are_gradients_of_every_output(init):
+    """delta^(l)_k = d f_l / d(W h_{k-1} + A X_k) for f_l = B^T h_l (Remark 3.2): delta^(l)_l = D_l B,
+    delta^(l)_k = D_k W^T delta^(l)_{k+1}, zero for k > l.  Autograd of each f_l through the plain
+    recurrence: the same length-m dot products in another order, 1e-12 absolute on entries of size
+    m^(-1/2) (as for backward_vectors); the last output's row is backward_vectors exactly."""
+    m, n, L = 40, 5, 4
+    p = model.init_params(m, 3, L, init=init, generator=make_generator(80, "cpu"))
+    X = unit_sequences(n, L, 3, seed=81)
+    delta = empirical.output_backward_vectors(p, X)
+    assert delta.shape == (L, L, n, m) and delta.dtype == torch.float64
+    torch.testing.assert_close(delta, autograd_output_backward_vectors(p, X), rtol=1e-12, atol=1e-12)
+    assert torch.equal(delta[-1], empirical.backward_vectors(p, X))
+    assert all(bool((delta[l, l + 1:] == 0).all()) for l in range(L))  # f_l does not see steps k > l
+
+
+def test_cross_forward_correlations_are_the_gram_of_all_hidden_states():
+    """<h_k(x_i), h_k'(x_j)> for all steps k, k' = 0..L: the diagonal blocks are forward_correlations
+    exactly (the same products) and the rest an einsum of the hidden states to 1e-14."""
+    p = model.init_params(48, 3, 4, generator=make_generator(82, "cpu"))
+    X = unit_sequences(5, 4, 3, seed=83)
+    C = empirical.cross_forward_correlations(p, X)
+    h = empirical.hidden_states(p, X)
+    assert C.shape == (5, 5, 5, 5)
+    torch.testing.assert_close(C, torch.einsum("aim,bjm->abij", h, h), rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(torch.diagonal(C, dim1=0, dim2=1).permute(2, 0, 1),
+                               empirical.forward_correlations(p, X), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("fn", [empirical.output_ntk, empirical.output_backward_vectors,
+                                empirical.cross_forward_correlations])
+def test_output_quantities_reject_bad_input(fn):
+    p = model.init_params(8, 3, 2, generator=make_generator(84, "cpu"))
+    X = unit_sequences(2, 2, 3, seed=85)
+    with pytest.raises(TypeError, match="X has dtype torch.float32 but params have torch.float64"):
+        fn(p, X.float())
+    with pytest.raises(ValueError, match="X has d = 2 but params.A has 3 columns"):
+        fn(p, X[..., :2])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        fn(p, torch.full_like(X, float("nan")))
+    with pytest.raises(TypeError, match="params must be RNNParams, got dict"):
+        fn({"W": p.W}, X)
+
+
+def output_deviations(init, X, m, seeds, seed0):
+    """Normalised deviations of the finite-width kernels of every output and of every pair of
+    steps from their infinite-width values, over independent networks (mean, standard error):
+    (H^(m)(l,l')_ij - H^{(l,l')}_ij) / sqrt(H^{(l,l)}_ii H^{(l',l')}_jj), shape (L, L, n, n), and
+    (<h_k(x_i), h_k'(x_j)> - K^{(k,k')}_ij) / sqrt(K^k_ii K^k'_jj), shape (L+1, L+1, n, n)."""
+    H = kernels.output_ntk(X, init=init)
+    K = kernels.cross_forward_kernel(X, init=init)
+    sH = torch.sqrt(torch.diagonal(kernels.output_ntk_matrix(H)))
+    sK = torch.sqrt(torch.diagonal(kernels.output_ntk_matrix(K)))
+    L = X.shape[1]
+    dH, dK = [], []
+    for s in range(seeds):
+        p = model.init_params(m, X.shape[2], L, init=init, generator=make_generator(seed0 + s, "cpu"))
+        dH.append(kernels.output_ntk_matrix(empirical.output_ntk(p, X) - H) / sH[:, None] / sH[None, :])
+        dK.append(kernels.output_ntk_matrix(empirical.cross_forward_correlations(p, X) - K)
+                  / sK[:, None] / sK[None, :])
+    dH, dK = torch.stack(dH), torch.stack(dK)
+    return dH.mean(0), dH.std(0) / seeds**0.5, dK.mean(0), dK.std(0) / seeds**0.5
+
+
+def richardson_z(e1, s1, m1, e2, s2, m2):
+    """z-scores of the Richardson extrapolation (m2 e2 - m1 e1)/(m2 - m1) of two (N, N) symmetric
+    block matrices of means (standard errors s1, s2), over the upper triangle; and its standard
+    errors there."""
+    iu = torch.triu_indices(e1.shape[0], e1.shape[0])
+    ext = ((m2 * e2 - m1 * e1) / (m2 - m1))[iu[0], iu[1]]
+    se = (torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1))[iu[0], iu[1]]
+    return ext / se, se, iu
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_monte_carlo_converges_to_the_output_kernels(init):
+    """Remark 3.2's kernels of the outputs f_l = B^T h_l, derived in the book (kernels.output_ntk:
+    gradient independence, cross-time forward kernels with K^{(0,k')} = sqrt(K^k')/pi).  As for
+    Theorems 5 and 6 (test_monte_carlo_converges_to_the_forward_kernel): E[finite width] =
+    limit + b/m + O(1/m^2), so the means over 600 networks at m1 = 64 and m2 = 256,
+    Richardson-extrapolated, (m2 E2 - m1 E1)/(m2 - m1), must be zero within z standard errors
+    (CLT over independent seeds), z two-sided from the family-wise false-alarm rate ALPHA,
+    Bonferroni over the distinct entries of both block matrices ((L n)(L n + 1)/2 = 78 of H,
+    ((L+1) n)((L+1) n + 1)/2 = 120 of K: z = 4.56).  Measured at these seeds: the extrapolation's
+    standard errors are at most 0.021 (H) and 0.027 (K) -- asserted below at 0.035 -- so an entry
+    off by (z + 2) 0.035 = 0.23 fails with probability >= 97.7%; the largest |z| is 2.9.
+
+    The test can fail: at these inputs the normalised cross-output kernels H^{(l,l')}, l != l',
+    reach 0.22 ("paper") and 0.40 ("algorithm1"), so Remark 3.2's "almost orthogonal" (all
+    cross blocks 0) is rejected on the same data (checked: |z| up to 28 and 48); the cross-time
+    forward kernel
+    K^{(0,k')}/sqrt(K^0 K^k') = kappa(0) = 1/pi would be 0 if h_0 were orthogonal to h_k' and 1 if
+    fully correlated -- both 0.32 or more away."""
+    X = unit_sequences(3, 4, 3, seed=7)
+    m1, r1, m2, r2 = 64, 600, 256, 600
+    from rnnbook.train import cpu_threads
+
+    # Products this small gain nothing from threads; on a loaded machine a second spinning thread
+    # made this test 30 times slower.
+    with cpu_threads(torch.device("cpu"), 1):
+        eH1, sH1, eK1, sK1 = output_deviations(init, X, m1, r1, seed0=70_000)
+        eH2, sH2, eK2, sK2 = output_deviations(init, X, m2, r2, seed0=80_000)
+    zH, seH, iuH = richardson_z(eH1, sH1, m1, eH2, sH2, m2)
+    zK, seK, _ = richardson_z(eK1, sK1, m1, eK2, sK2, m2)
+    z = norm.ppf(1 - ALPHA / (2 * (zH.numel() + zK.numel())))
+    assert float(zH.abs().max()) <= z, (zH, z)
+    assert float(zK.abs().max()) <= z, (zK, z)
+    assert float(seH.max()) < 0.035 and float(seK.max()) < 0.035  # the power its docstring claims
+    # "Almost orthogonal" read as: the cross-output blocks tend to 0.  Same data, that limit:
+    H = kernels.output_ntk_matrix(kernels.output_ntk(X, init=init))
+    C = kernels.normalized(H)[iuH[0], iuH[1]]
+    n = X.shape[0]
+    cross = (iuH[0] // n) != (iuH[1] // n)
+    z_orth = (zH * seH + C * cross) / seH  # deviations from the limit with the cross blocks set to 0
+    assert float(z_orth.abs().max()) > z
+
+
+def test_output_ntk_cpu_equals_cuda(cuda_only):
+    """The same float64 parameters on both devices: BLAS summation order only (1e-12, as for
+    empirical_ntk)."""
+    p = model.init_params(256, 3, 5, generator=make_generator(86, "cpu"), device="cpu")
+    X = unit_sequences(6, 5, 3, seed=87)
+    pc = p.replace(W=p.W.cuda(), A=p.A.cuda(), B=p.B.cuda(), M0=p.M0.cuda())
+    torch.testing.assert_close(empirical.output_ntk(pc, X.cuda()).cpu(), empirical.output_ntk(p, X),
+                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(empirical.cross_forward_correlations(pc, X.cuda()).cpu(),
+                               empirical.cross_forward_correlations(p, X), rtol=1e-12, atol=1e-12)

@@ -479,3 +479,248 @@ def test_duplicated_and_prefix_sharing_sequences_are_exact(init, device):
     # F^1 = F^3 for the pair sharing two steps (Sigma(1) = 1 for layers 1, 2)
     assert float(F[0, 0, 1]) == float(F[2, 0, 1])
     assert float(torch.linalg.eigvalsh(H)[0]) <= 5 * torch.finfo(torch.float64).eps * float(H.norm())
+
+
+# ------------------------------------------ terms of kappa's series for a given accuracy (Theorem 5)
+
+
+@pytest.mark.parametrize("rho, tol", [(1.0, 1e-3), (1.0, 1e-6), (0.999, 1e-6), (0.99, 1e-6),
+                                      (-0.9, 1e-8), (0.5, 1e-12), (0.3, 0.5), (0.0, 1e-3)])
+def test_series_terms_needed_is_the_first_R_meeting_the_bound(rho, tol):
+    """Against a brute-force scan R = 0, 1, 2, ... of the bound t_R |rho|^(R+1), with t_R summed
+    here from the closed-form coefficients; the bound kappa_series reports is met at the returned
+    R and missed one term earlier, and the truncated series is then within tol of kappa."""
+    R = kernels.series_terms_needed(rho, tol)
+    mu2 = [float(m) ** 2 for m in kernels.hermite_coefficients(R + 1)]
+    scan = None
+    for r in range(R + 2):
+        t_r = max(1.0 - math.fsum(mu2[: r + 1]), 0.0) + (r + 2) * 2.0**-53
+        if t_r * abs(rho) ** (r + 1) <= tol:
+            scan = r
+            break
+    assert scan == R
+    rho_t = torch.tensor(rho, dtype=torch.float64)
+    val, bnd = kernels.kappa_series(rho_t, R)
+    assert float(bnd) <= tol
+    assert abs(float(val - kernels.kappa(rho_t))) <= tol + 4 * (R + 2) * 2.0**-52
+    if R > 0:
+        assert float(kernels.kappa_series(rho_t, R - 1)[1]) > tol
+
+
+def test_series_terms_needed_rejects_bad_input():
+    with pytest.raises(ValueError, match="rho must lie in"):
+        kernels.series_terms_needed(1.5, 1e-6)
+    with pytest.raises(TypeError, match="rho must be a real number"):
+        kernels.series_terms_needed("0.5", 1e-6)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        kernels.series_terms_needed(0.5, 0.0)
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        kernels.series_terms_needed(0.5, None)
+    # At rho = 1 the bound's rounding allowance (R + 2) 2^-53 grows with R: 1e-12 is never met.
+    with pytest.raises(ValueError, match="is not reached"):
+        kernels.series_terms_needed(1.0, 1e-12)
+
+
+def test_degeneracy_recursion_for_inputs_equal_after_the_first_step():
+    """Remark 4.2 with a = 1, unit inputs that agree after X_1: S^l_ii = 1 + l, so
+    rho^(l+1) = ((l+1) kappa(rho^l) + 1) / (l+2), i.e. 1 - rho^(l+1) = (l+1)/(l+2) (1 - kappa(rho^l))
+    -- the factor the degeneracy chapter's derivation of 9 pi^2/(8 l^2) starts from."""
+    X = sequences(5, 40, 3, seed=12, unit=True)
+    X[:, 1:] = X[0, 1:]
+    rho = kernels.forward_correlation(X, init="algorithm1")
+    iu = torch.triu_indices(5, 5, 1)
+    r = rho[:, iu[0], iu[1]]  # (L, pairs), r[l-1] = rho^l
+    # S^l_ii = K^{l-1}_ii + |X_l|^2 = 1 + l (the diagonal's row l is K^l_ii = S^l_ii)
+    torch.testing.assert_close(kernels.forward_diagonal(X, init="algorithm1")[1:, 0],
+                               torch.arange(2, 42, dtype=torch.float64), rtol=1e-14, atol=0)
+    ls = torch.arange(1, 40, dtype=torch.float64)[:, None]
+    pred = ((ls + 1) * kernels.kappa(r[:-1]) + 1) / (ls + 2)
+    torch.testing.assert_close(r[1:], pred, rtol=0, atol=1e-14)
+    eps = 1 - r
+    torch.testing.assert_close(eps[1:], (ls + 1) / (ls + 2) * (1 - kernels.kappa(r[:-1])), rtol=0, atol=1e-14)
+    # the factor l/(l+1) is wrong: it misses by far more than rounding
+    assert float((eps[1:] - ls / (ls + 1) * (1 - kernels.kappa(r[:-1]))).abs().max()) > 1e-4
+
+
+# ------------------------------------------ cross-time kernels and the kernels of the outputs f_l
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_cross_forward_kernel_structure(init):
+    """K^{(k,k')}_ij = lim <h_k(x_i), h_k'(x_j)> (derived in the book for Remark 3.2): the blocks
+    k = k' are Theorem 5's K^k (the same recursion, 1e-14); swapping (k, i) with (k', j) transposes,
+    exactly (K^{(k',k)} is stored as K^{(k,k')}.T); K^{(0,0)} = 1 (the shared h_0) and
+    K^{(0,k')}_ij = sqrt(K^k'_jj) kappa(0) = sqrt(K^k'_jj)/pi (M0 independent of W and A); the
+    (L+1) n x (L+1) n matrix over (step, input) is a limit of Gram matrices, so PSD (to the
+    eigensolver's rounding), and |K^{(k,k')}_ij| <= sqrt(K^k_ii K^k'_jj) (Cauchy-Schwarz)."""
+    n, L = 6, 5
+    X = sequences(n, L, 3, seed=70)
+    K = kernels.cross_forward_kernel(X, init=init)
+    assert K.shape == (L + 1, L + 1, n, n) and K.dtype == torch.float64
+    Kf = kernels.forward_kernel(X, init=init)
+    torch.testing.assert_close(torch.diagonal(K, dim1=0, dim2=1).permute(2, 0, 1), Kf, rtol=1e-14, atol=0)
+    assert torch.equal(K, K.permute(1, 0, 3, 2))
+    assert torch.equal(K[0, 0], torch.ones(n, n, dtype=torch.float64))
+    diag = kernels.forward_diagonal(X, init=init)  # (L+1, n)
+    torch.testing.assert_close(K[0, 1:], (diag[1:].sqrt() / math.pi)[:, None, :].expand(L, n, n),
+                               rtol=1e-15, atol=0)
+    M = kernels.output_ntk_matrix(K)
+    assert M.shape == ((L + 1) * n, (L + 1) * n) and torch.equal(M, M.T)
+    assert posdef.psd_check(M).is_psd
+    scale = diag.reshape(-1).sqrt()
+    assert float((M.abs() / scale[:, None] / scale[None, :]).max()) <= 1 + 1e-14
+
+
+def test_cross_forward_kernel_by_hand():
+    """algorithm1 (a = 1), d = 1, one sequence x = (1, 0) against itself: K^1 = 1 + 1 = 2,
+    K^2 = 2 + 0 = 2, K^{(0,1)} = sqrt(2)/pi, and the step-1-against-step-2 correlation is
+    rho^{(1,2)} = (K^{(0,1)} + a x_1 x_2)/sqrt(K^1 K^2) = (sqrt(2)/pi)/2, so
+    K^{(1,2)} = 2 kappa(1/(sqrt(2) pi)).  A few roundings: 1e-15 relative."""
+    X = torch.tensor([[[1.0], [0.0]]], dtype=torch.float64)
+    K = kernels.cross_forward_kernel(X, init="algorithm1")
+    r = 1 / (math.sqrt(2) * math.pi)
+    assert float(K[0, 1, 0, 0]) == pytest.approx(math.sqrt(2) / math.pi, rel=1e-15)
+    assert float(K[0, 2, 0, 0]) == pytest.approx(math.sqrt(2) / math.pi, rel=1e-15)
+    assert float(K[1, 2, 0, 0]) == pytest.approx(2 * _kappa_by_hand(r), rel=1e-15)
+    assert float(K[2, 1, 0, 0]) == float(K[1, 2, 0, 0])
+
+
+def naive_output_ntk(X, init):
+    """H^{(l,l')}_ij = sum_{j=0}^{min(l,l')-1} 1/2 prod_{t=0..j} Sigma(rho^{(l-t,l'-t)}_ij)
+    K^{(l-j-1,l'-j-1)}_ij, term by term, with rho^{(k,k')} = (K^{(k-1,k'-1)} + a X_{i,k}^T X_{j,k'}) /
+    sqrt(K^k_ii K^k'_jj) computed here from the cross-time kernel (not by the Horner recursion)."""
+    K = kernels.cross_forward_kernel(X, init=init)
+    n, L, _ = X.shape
+    a = get_init(init).a(L)
+    diag = kernels.forward_diagonal(X, init=init)
+    H = torch.zeros(L, L, n, n, dtype=torch.float64)
+    for l in range(1, L + 1):
+        for lp in range(1, L + 1):
+            for j in range(min(l, lp)):
+                prod = torch.full((n, n), 0.5, dtype=torch.float64)
+                for t in range(j + 1):
+                    k, kp = l - t, lp - t
+                    S = K[k - 1, kp - 1] + a * X[:, k - 1] @ X[:, kp - 1].T
+                    rho = (S / torch.sqrt(diag[k][:, None] * diag[kp][None, :])).clamp(-1, 1)
+                    if k == kp:  # an input against itself at the same step: exactly 1 (as in ntk)
+                        rho.fill_diagonal_(1.0)
+                    prod = prod * (0.5 + torch.asin(rho) / math.pi)
+                H[l - 1, lp - 1] += prod * K[l - j - 1, lp - j - 1]
+    return H
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_output_ntk_is_the_sum_over_chains(init):
+    """kernels.output_ntk (Horner's rule along each lag l' - l) against the double sum written
+    out (:func:`naive_output_ntk`).  The inputs are distinct at every step, so no rho is near 1,
+    where Sigma's slope would amplify rounding; a sum of at most L positive terms, each a product of
+    L factors: 1e-13 relative.  H^{(L,L)} is Theorem 6's NTK of eq. (23), kernels.ntk (1e-13); under
+    "algorithm1" (a = 1 for every L) output l of a length-L sequence is the final output of its
+    first l steps, so every diagonal block is kernels.ntk of a prefix.  H^{(l',l)} = H^{(l,l')}.T
+    exactly, and the (L n) x (L n) block matrix is PSD (a limit of Gram matrices)."""
+    n, L = 5, 6
+    X = sequences(n, L, 3, seed=71)
+    H = kernels.output_ntk(X, init=init)
+    assert H.shape == (L, L, n, n) and H.dtype == torch.float64
+    torch.testing.assert_close(H, naive_output_ntk(X, init), rtol=1e-13, atol=0)
+    torch.testing.assert_close(H[-1, -1], kernels.ntk(X, init=init), rtol=1e-13, atol=0)
+    if init == "algorithm1":
+        for l in range(1, L + 1):
+            torch.testing.assert_close(H[l - 1, l - 1], kernels.ntk(X[:, :l], init=init), rtol=1e-13, atol=0)
+    assert torch.equal(H, H.permute(1, 0, 3, 2))
+    M = kernels.output_ntk_matrix(H)
+    assert torch.equal(M, M.T) and posdef.psd_check(M).is_psd
+    # Every block is entrywise positive (sums of products of positive Sigma and K): in particular
+    # the cross-output blocks l != l' are not zero.
+    assert float(H.min()) > 0
+    C = kernels.normalized(M)
+    assert float(C.max()) <= 1 + 1e-14
+
+
+def test_output_ntk_by_hand():
+    """L = 2, algorithm1, d = 1, x = (1, 0) (see test_cross_forward_kernel_by_hand):
+    H^{(1,2)}(x, x) = 1/2 Sigma(rho^{(1,2)}) K^{(0,1)} -- the chains of f_1 and f_2 share the
+    lag j = 0 (delta^(1)_1 = D_1 B against delta^(2)_2 = D_2 B: B through no W^T) -- with
+    rho^{(1,2)} = 1/(sqrt(2) pi), K^{(0,1)} = sqrt(2)/pi; H^{(1,1)} = 1/2 K^0 = 1/2 and
+    H^{(2,2)} = 1/2 (K^0 + K^1) = 3/2 (Sigma(1) = 1)."""
+    X = torch.tensor([[[1.0], [0.0]]], dtype=torch.float64)
+    H = kernels.output_ntk(X, init="algorithm1")
+    r = 1 / (math.sqrt(2) * math.pi)
+    expected = 0.5 * _sigma_by_hand(r) * math.sqrt(2) / math.pi
+    assert float(H[0, 1, 0, 0]) == pytest.approx(expected, rel=1e-15)
+    assert float(H[1, 0, 0, 0]) == float(H[0, 1, 0, 0])
+    assert float(H[0, 0, 0, 0]) == pytest.approx(0.5, rel=1e-15)
+    assert float(H[1, 1, 0, 0]) == pytest.approx(1.5, rel=1e-15)
+
+
+def test_output_ntk_duplicated_sequences_are_exact():
+    """As for ntk: a duplicated sequence gives identical rows of every block (rho = 1 exactly on
+    the same-time diagonal lag, Sigma(1) = 1 with no 5e-9 rounding excursion)."""
+    X = sequences(4, 5, 3, seed=72)
+    X = torch.cat([X, X[:1]])
+    for init in ("paper", "algorithm1"):
+        H = kernels.output_ntk(X, init=init)
+        assert float((H[:, :, 0] - H[:, :, 4]).abs().max()) <= 1e-14 * float(H.abs().max())
+
+
+@pytest.mark.parametrize("fn", [kernels.cross_forward_kernel, kernels.output_ntk])
+def test_cross_kernels_reject_bad_input(fn):
+    with pytest.raises(ValueError, match=r"X must have shape \(n, L, d\)"):
+        fn(torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="X contains NaN or infinite"):
+        fn(torch.tensor([[[1.0], [math.nan]]]))
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        fn(torch.ones(2, 2, 2), init="he")
+    with pytest.raises(TypeError, match="init must be a str"):
+        fn(torch.ones(2, 2, 2), init=3)
+    with pytest.raises(ValueError, match=r"H must have shape \(L, L, n, n\)"):
+        kernels.output_ntk_matrix(torch.ones(2, 3, 4, 4))
+    with pytest.raises(ValueError, match="H contains NaN"):
+        kernels.output_ntk_matrix(torch.full((2, 2, 3, 3), math.nan))
+
+
+def test_cross_output_correlation_by_lag():
+    """kernels.cross_output_correlation against a loop over (l, l', i, j) with the correlation
+    written out, H^{(l,l')}_ij / sqrt(H^{(l,l)}_ii H^{(l',l')}_jj), averaged over |l - l'| = s in
+    both orders (the same by symmetry); rounding of a few operations, 1e-14.  One sequence has no
+    pairs of distinct inputs (NaN); the diagonal lag s = 0 would be 1 and is not reported."""
+    n, L = 4, 5
+    X = sequences(n, L, 3, seed=73)
+    H = kernels.output_ntk(X, init="paper")
+    same, other = kernels.cross_output_correlation(H)
+    assert same.shape == other.shape == (L - 1,)
+    for s in range(1, L):
+        vs, vo = [], []
+        for l in range(L):
+            for lp in range(L):
+                if abs(l - lp) != s:
+                    continue
+                for i in range(n):
+                    for j in range(n):
+                        c = float(H[l, lp, i, j] / math.sqrt(H[l, l, i, i] * H[lp, lp, j, j]))
+                        (vs if i == j else vo).append(c)
+        assert float(same[s - 1]) == pytest.approx(sum(vs) / len(vs), rel=1e-14)
+        assert float(other[s - 1]) == pytest.approx(sum(vo) / len(vo), rel=1e-14)
+    assert bool((same > 0).all() and (same < 1).all())
+    s1, o1 = kernels.cross_output_correlation(H[:, :, :1, :1])
+    expected = [sum(float(H[l, l + s, 0, 0] / torch.sqrt(H[l, l, 0, 0] * H[l + s, l + s, 0, 0]))
+                    for l in range(L - s)) / (L - s) for s in range(1, L)]
+    assert s1.tolist() == pytest.approx(expected, rel=1e-14) and bool(torch.isnan(o1).all())
+    with pytest.raises(ValueError, match="H has a non-positive diagonal"):
+        kernels.cross_output_correlation(torch.zeros(2, 2, 3, 3, dtype=torch.float64))
+
+
+def test_output_ntk_cpu_equals_cuda(cuda_only):
+    """The same closed forms on both devices: the libraries' arccos/sqrt roundings differ by a few
+    ulps, as for ntk: 1e-13."""
+    X = sequences(10, 6, 3, seed=74)
+    for init in ("paper", "algorithm1"):
+        torch.testing.assert_close(kernels.output_ntk(X.cuda(), init=init).cpu(),
+                                   kernels.output_ntk(X, init=init), rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(kernels.cross_forward_kernel(X.cuda(), init=init).cpu(),
+                                   kernels.cross_forward_kernel(X, init=init), rtol=1e-13, atol=1e-13)
+        H = kernels.output_ntk(X.cuda(), init=init)
+        for a, b in zip(kernels.cross_output_correlation(H), kernels.cross_output_correlation(H.cpu()),
+                        strict=True):
+            assert a.device.type == "cuda"
+            torch.testing.assert_close(a.cpu(), b, rtol=1e-13, atol=1e-13)

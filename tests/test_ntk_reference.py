@@ -92,3 +92,57 @@ def test_empirical_ntk_is_symmetric_psd(init):
             assert torch.equal(H, H.T)
             assert posdef.psd_check(H).is_psd, (n, m, rows)
             assert bool((torch.diagonal(H) > 0).all())
+
+
+def jacobian_output_ntk(p, X):
+    """<grad_W f_l(x_i), grad_W f_l'(x_j)> for every pair of outputs f_l = B^T h_l (Remark 3.2), from
+    the (n, L, m, m) Jacobian of an independent re-implementation of eq. (14) that returns every
+    output, by torch.func.jacrev: shape (L, L, n, n), [l-1, l'-1, i, j]."""
+    n, L, _ = X.shape
+
+    def outputs(W):
+        h = torch.relu(p.M0).expand(n, p.m)
+        f = []
+        for k in range(L):
+            h = torch.relu(h @ W.T + X[:, k] @ p.A.T)
+            f.append(h @ p.B)
+        return torch.stack(f, dim=1)
+
+    J = jacrev(outputs)(p.W)
+    assert J.shape == (n, L, p.m, p.m)
+    J = J.reshape(n, L, -1)
+    return torch.einsum("iap,jbp->abij", J, J)
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+@pytest.mark.parametrize("m", [32, 64])
+def test_output_ntk_equals_the_jacobian_grams(init, m):
+    """Remark 3.2's kernels at width m: H^(m)(l,l')_ij = sum_{k<=l, k'<=l'} <delta^(l)_k(x_i),
+    delta^(l')_k'(x_j)> <h_{k-1}(x_i), h_{k'-1}(x_j)> (empirical.output_ntk, no Jacobian) equals the
+    Gram matrix of the Jacobians of all outputs, every block, relative to
+    sqrt(H^(l,l)_ii H^(l',l')_jj) within the forward-error bound of :func:`tolerance` (both
+    computations are at most as long as for the last output).  The last block is empirical_ntk.
+    The test can fail: the cross-output blocks are not small (dropping them, or the chains'
+    cross-step terms k != k', moves entries by more than 1e-2)."""
+    from rnnbook import kernels
+
+    n, L, d = 4, 4, 3
+    p = model.init_params(m, d, L, init=init, generator=make_generator(90 + m, "cpu"))
+    X = torch.randn(n, L, d, generator=make_generator(91, "cpu"), dtype=torch.float64)
+    ref = jacobian_output_ntk(p, X)
+    H = empirical.output_ntk(p, X)
+    assert H.shape == (L, L, n, n) and H.dtype == torch.float64
+    scale = torch.sqrt(torch.diagonal(kernels.output_ntk_matrix(ref)))
+
+    def err(A):
+        D = kernels.output_ntk_matrix(A - ref)
+        return float((D.abs() / scale[:, None] / scale[None, :]).max())
+
+    assert err(H) <= tolerance(p, L), (err(H), tolerance(p, L))
+    assert_close_relative(H[-1, -1], empirical.empirical_ntk(p, X), tolerance(p, L))
+    assert torch.equal(kernels.output_ntk_matrix(H), kernels.output_ntk_matrix(H).T)
+    block_diagonal = H * torch.eye(L, dtype=H.dtype)[:, :, None, None]
+    delta = empirical.output_backward_vectors(p, X)
+    hs = empirical.hidden_states(p, X)[:L]
+    same_step = torch.einsum("akim,bkjm,kij->abij", delta, delta, torch.einsum("kim,kjm->kij", hs, hs))
+    assert err(block_diagonal) > 1e-2 and err(same_step) > 1e-2

@@ -230,3 +230,32 @@ def test_evaluation_on_torch_keeps_device_and_dtype(device):
 
 def test_importing_leaves_mpmath_precision_alone():
     assert mpmath.mp.dps == 15
+
+
+def _loglog_slope_of_log_c(psi, R1, R2):
+    """d log(log C(psi, R)) / d log R between R1 and R2, computed from eq. (6)'s closed form."""
+    return math.log(S.log_complexity(psi, R2) / S.log_complexity(psi, R1)) / math.log(R2 / R1)
+
+
+@pytest.mark.parametrize("psi, order", [
+    (S.exp(), 1.0), (S.sin(), 1.0), (S.cos(), 1.0), (S.exp().scaled(3.0), 1.0), (S.sin().times(0.5), 1.0),
+    (S.monomial(2), 0.0), (S.polynomial([1.0, -2.0, 0.0, 0.5]), 0.0)])
+def test_growth_order_is_the_exponent_of_log_c(psi, order):
+    """log C(psi, R) = R^(rho + o(1)): the log-log slope of log C between R = 1e50 and 1e100 is rho
+    up to the o(1) (for exp-type psi log C = a R + O(log R), so the slope is 1 - O(1e-48); for a
+    polynomial of degree p log C = p log R + O(1), so the slope is log 2 / log(1e50) ~ 0.006)."""
+    assert S.growth_order(psi) == order
+    assert abs(_loglog_slope_of_log_c(psi, 1e50, 1e100) - order) < 0.01
+
+
+def test_growth_order_finite_radius_and_unknown():
+    for psi in (S.arctan(2.0), S.geometric(), S.log1p(), S.arcsin()):
+        assert S.growth_order(psi) == math.inf
+        assert S.complexity(psi, psi.radius) == math.inf
+    unknown = S.PowerSeries("sum z^i / (i!)^2", lambda i: 1 / S.mp.factorial(i) ** 2, math.inf,
+                            lambda r: S.mp.besseli(0, 2 * S.mp.sqrt(r)),
+                            lambda r: S.mp.besseli(1, 2 * S.mp.sqrt(r)) / S.mp.sqrt(r))
+    with pytest.raises(ValueError, match="order .* is not known"):
+        S.growth_order(unknown)
+    with pytest.raises(TypeError, match="psi"):
+        S.growth_order("exp")

@@ -147,7 +147,9 @@ def test_progress_bar_without_tqdm(monkeypatch, capsys):
 
 def _tiny_sgd_profile(**changes):
     base = {**profiles.get("quick").__dict__, "name": "quick", "sgd_d": 3, "sgd_runs": 2, "sgd_test_n": 50,
-            "sgd_m": 16, "sgd_steps": 40, "sgd_lengths": (3,), "sgd_c_L": 3, "sgd_c_steps": 30,
+            "sgd_m": 16, "sgd_steps": 40, "sgd_lengths": (3,), "sgd_step_grid": (0.25, 1.0),
+            "sgd_margin_q": 0.2, "sgd_c_runs": 2, "sgd_len_runs": 2,
+            "sgd_c_L": 3, "sgd_c_steps": 30,
             "sgd_c_widths": (16,), "sgd_c_grid": (1.0, 4.0), "sgd_span_L": 4, "sgd_spans": (1, 3),
             "sgd_n_vars": (2,), "sgd_lazy_n": 10, "sgd_lazy_steps": 25, "sgd_lazy_L": 3,
             "sgd_lazy_widths": (8, 16), "sgd_lazy_runs": 2, "sgd_label_L": 3, "sgd_label_steps": 30}
@@ -156,11 +158,12 @@ def _tiny_sgd_profile(**changes):
 
 
 def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
-    """The SGD sweeps run end to end on a tiny profile; sgd_length's curves are train.sgd's."""
+    """The SGD sweeps run end to end on a tiny profile; sgd_length's curves are train.sgd's, under
+    the margin law (whose samples all meet y F*/t >= 1) and the plain law."""
     import torch
 
     from rnnbook import train
-    from rnnbook.sweeps import SEED, _sin_additive
+    from rnnbook.sweeps import SEED, _sin_additive, length_source
     from rnnbook.train import ntk_diagonal
 
     tiny = _tiny_sgd_profile()
@@ -168,18 +171,106 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
         res = sweep.run(name, profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
         assert len(res.records) == len(sweep.get_sweep(name).units(tiny))
     res = sweep.run("sgd_length", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-    got = res.value(init="paper", L=3)
-    direct = train.sgd(train.population(_sin_additive(3, 3)), m=16, steps=40,
-                       eta=tiny.sgd_step / ntk_diagonal(3, 3, init="paper"), init="paper", runs=2, seed=SEED,
-                       test_n=50, log_points=16, dtype=torch.float32, device="cpu")
-    np.testing.assert_allclose(got["test_error"], direct.test_error.numpy(), rtol=0, atol=0)
-    np.testing.assert_allclose(got["online_error"], direct.online_error.numpy(), rtol=0, atol=0)
+    assert {(u["law"], u["s"]) for u in (r["unit"] for r in res.records.values())} == {
+        ("margin", 0.25), ("margin", 1.0), ("plain", tiny.sgd_step)}
+    margin = length_source(res.config, 3, "margin")
+    assert margin.quantile == 0.2 and margin.threshold > 0
+    X, y = margin.sample(500, seed=0)
+    assert float((y * margin.target(X)).min()) >= 1 - 1e-12
+    for init, law, s in (("paper", "margin", 1.0), ("algorithm1", "plain", tiny.sgd_step)):
+        got = res.value(init=init, L=3, law=law, s=s)
+        source = margin if law == "margin" else train.population(_sin_additive(3, 3))
+        direct = train.sgd(source, m=16, steps=40, eta=s / ntk_diagonal(3, 3, init=init), init=init, runs=2,
+                           seed=SEED, test_n=50, log_points=16, dtype=torch.float32, device="cpu")
+        np.testing.assert_allclose(got["test_error"], direct.test_error.numpy(), rtol=0, atol=0)
+        np.testing.assert_allclose(got["online_error"], direct.online_error.numpy(), rtol=0, atol=0)
+        assert (got["threshold"] is None) == (law == "plain")
+    with pytest.raises(ValueError, match="law must be"):
+        length_source(res.config, 3, "uniform")
+    # The stepsize sweep's second held-out sample: the final networks' error on it.
+    from rnnbook.sweeps import VALIDATION_SEED
+
+    step = sweep.run("sgd_stepsize", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    got = step.value(init="algorithm1", m=16, c=4.0)
+    source = train.population(_sin_additive(3, 3))
+    direct = train.sgd(source, m=16, steps=30, c=4.0, init="algorithm1", runs=2, seed=SEED, test_n=50,
+                       log_points=2, dtype=torch.float32, device="cpu")
+    Xv, yv = train.held_out_sample(source, 50, seed=VALIDATION_SEED)
+    Xt, _ = train.held_out_sample(source, 50, seed=SEED)
+    assert not torch.equal(Xv, Xt)
+    z = train.final_margins(direct, Xv, yv)
+    np.testing.assert_allclose(got["validation_error"], ((z < 0) | z.isnan()).double().mean(1).numpy(),
+                               rtol=0, atol=0)
+    np.testing.assert_allclose(got["test_error"], direct.test_error[:, -1].numpy(), rtol=0, atol=0)
     lab = sweep.run("sgd_labelling", profile=tiny, device="cpu", directory=tmp_path,
                     use_committed=False).value(init="algorithm1")
     assert np.array(lab["position_error"]).shape == (2, 3)
     lazy = sweep.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
     for rec in lazy.records.values():
         assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in rec["value"].values())
+
+
+def test_span_sweep_pairs_the_network_with_one_position(tmp_path):
+    """sgd_span's paired statistics, recomputed from a direct train.sgd run: per held-out input the
+    number of runs whose final network errs (final_margins), adding up to the logged test errors,
+    and the single position's mistakes; paired_errors' se is
+    sqrt(var_r(e_r)/R + var_i(D_i)/n), D_i = (runs wrong on i)/R - (single position wrong on i)."""
+    import math
+
+    import torch
+
+    from rnnbook import train
+    from rnnbook.sweeps import SEED, paired_errors, single_position_mistakes, span_target
+    from rnnbook.train import ntk_diagonal
+
+    tiny = _tiny_sgd_profile(sgd_spans=(2,), sgd_n_vars=())
+    res = sweep.run("sgd_span", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    got = res.value(init="algorithm1", kind="pair", k=2)
+    target = span_target(4, 3, "pair", 2)
+    source = train.population(target)
+    direct = train.sgd(source, m=16, steps=40, eta=tiny.sgd_step / ntk_diagonal(4, 3, init="algorithm1"),
+                       init="algorithm1", runs=2, seed=SEED, test_n=50, log_points=16, dtype=torch.float32,
+                       device="cpu")
+    X, y = train.held_out_sample(source, 50, seed=SEED)
+    z = train.final_margins(direct, X, y)
+    net = ((z < 0) | z.isnan()).double()
+    np.testing.assert_allclose(net.mean(1).numpy(), np.array(got["test_error"])[:, -1], rtol=0, atol=0)
+    assert got["test_mistakes"] == net.sum(0).to(torch.int64).tolist()
+    single = single_position_mistakes(target, X, y).double()
+    assert got["single_mistakes"] == single.to(torch.int64).tolist()
+    assert got["single_position"] == float(single.mean())
+    e = np.array(got["test_error"])[:, -1]
+    mean, se, one = paired_errors(got)
+    assert mean == pytest.approx(e.mean()) and one == got["single_position"]
+    D = net.mean(0) - single
+    assert se == pytest.approx(math.sqrt(e.var(ddof=1) / 2 + float(D.var()) / 50), rel=1e-12)
+    other = res.value(init="paper", kind="pair", k=2)
+    e2 = np.array(other["test_error"])[:, -1]
+    D2 = net.mean(0) - torch.tensor(other["test_mistakes"], dtype=torch.float64) / 2
+    m1, se2, m2 = paired_errors(got, other)
+    assert (m1, m2) == (pytest.approx(e.mean()), pytest.approx(e2.mean()))
+    assert se2 == pytest.approx(math.sqrt(e.var(ddof=1) / 2 + e2.var(ddof=1) / 2 + float(D2.var()) / 50),
+                                rel=1e-12)
+    with pytest.raises(ValueError, match="add up"):
+        paired_errors({**got, "test_mistakes": [0] * 50})
+    with pytest.raises(ValueError, match="different test samples"):
+        paired_errors(got, {"test_error": [[0.0], [0.0]], "test_mistakes": [0] * 7})
+
+
+def test_interpolation_norm_is_a_direct_solve():
+    import math
+
+    import torch
+
+    from rnnbook.device import make_generator
+    from rnnbook.sweeps import _interpolation_norm
+
+    G = torch.randn(6, 9, generator=make_generator(0, "cpu"), dtype=torch.float64)
+    H = G @ G.T
+    v = torch.randn(6, generator=make_generator(1, "cpu"), dtype=torch.float64)
+    direct = math.sqrt(float(v @ torch.linalg.solve(H, v)))
+    assert _interpolation_norm(H, v) == pytest.approx(direct, rel=1e-10)
+    assert _interpolation_norm(torch.ones(3, 3, dtype=torch.float64), v[:3]) == math.inf  # singular
 
 
 def test_span_and_labelling_targets():
@@ -200,7 +291,7 @@ def test_single_position_error():
     import torch
 
     from rnnbook import concepts
-    from rnnbook.sweeps import single_position_error, span_target
+    from rnnbook.sweeps import single_position_error, single_position_mistakes, span_target
 
     target = span_target(6, 3, "pair", 2)
     X = concepts.sample_sequences(400, 6, 3, seed=8)
@@ -211,3 +302,6 @@ def test_single_position_error():
     expected = min(float((torch.sign(u) != y).double().mean()), float((torch.sign(v) != y).double().mean()))
     assert single_position_error(target, X, y) == expected
     assert 0 < expected < 0.5
+    wrong_u, wrong_v = torch.sign(u) != y, torch.sign(v) != y
+    best = wrong_u if int(wrong_u.sum()) <= int(wrong_v.sum()) else wrong_v
+    assert torch.equal(single_position_mistakes(target, X, y), best)

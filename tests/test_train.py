@@ -175,10 +175,27 @@ def test_determinism_and_batched_runs_equal_single_runs(device):
     assert not torch.equal(a.W[0], a.W[1])  # runs differ
     other = train.sgd(src, runs=1, **{**kw, "seed": 8})
     assert not torch.equal(other.W[0], a.W[0])
-    # A shorter run is a prefix of a longer one.
+    # A shorter run is a prefix of a longer one: its W_20 is what the literal one-sample loop
+    # (gradient() per step, an independent computation) reaches on the first 20 samples of the
+    # stream, and its ||W_20 - W_0|| is the one the longer run logged at k = 20.
     short = train.sgd(src, runs=1, **{**kw, "steps": 20})
-    torch.testing.assert_close(short.W[0], a.W[0] * 0 + train.sgd(src, runs=1, **{**kw, "steps": 20}).W[0])
+    p0, X, y = train.run_stream(src, m=24, steps=20, seed=7, run=0, dtype=F64, device=device)
+    loop = train.algorithm1_loop(p0, X, y, 3.0 / 24)
+    assert float((short.W[0] - loop.W).abs().max()) < 1e-12
+    assert a.steps.tolist()[1] == 20
     assert float((short.w_distance[0, -1] - a.w_distance[0, 1]).abs()) < 1e-12
+    assert float((short.w_distance[0, -1] - (loop.W - p0.W).norm()).abs()) < 1e-12
+
+
+@pytest.mark.parametrize("m", [train.CPU_SPLIT_WIDTH // 2, train.CPU_SPLIT_WIDTH])
+def test_a_run_does_not_depend_on_its_batch_on_the_cpu(m):
+    """Below CPU_SPLIT_WIDTH the CPU advances the runs as one batch, from it one at a time: either
+    way run r's float32 weights are bitwise those of run r made alone."""
+    src = tiny_source(L=4, d=3)
+    kw = dict(m=m, steps=40, c=2.0, seed=2, test_n=0, dtype=torch.float32, device="cpu")
+    both = train.sgd(src, runs=3, **kw)
+    for r in range(3):
+        assert torch.equal(train.sgd(src, runs=1, first_run=r, **kw).W[0], both.W[r])
 
 
 @pytest.mark.parametrize("loss", ["final", "labelling"])
@@ -287,9 +304,55 @@ def test_population_labels_are_signs_of_the_target():
     assert X.shape == (200, 4, 3) and y.shape == (200,)
     torch.testing.assert_close(y, torch.sign(tgt(X)))
     assert src.test is src and src.kind == "population" and not src.labelling
-    # A rescaled target (the margin of Theorem 2) gives the same labels.
+    # A rescaled target gives the same labels (and, on this law, no rescaling gives a margin).
     scaled = train.population(tgt.scaled(7.0))
     torch.testing.assert_close(scaled.sample(200, seed=0)[1], y)
+
+
+def test_population_margin_meets_theorem_2s_hypothesis():
+    """The margin law: every sample has y F*/t >= 1 with y = sign F*, t the q-quantile of abs(F*);
+    the rejection sampler accepts a fraction 1 - q of the candidates; the threshold is the
+    quantile.  Tolerances: the threshold is estimated on a pool of N inputs, so P(abs(F*) >= t)
+    differs from 1 - q by a coverage error of standard deviation sqrt(q (1 - q) / N); a fraction
+    measured on k candidates adds a binomial sqrt(q (1 - q) / k).  Both checks are z-tests at a
+    two-sided false-alarm rate of 1e-6 (z = 4.89)."""
+    q, L, d = 0.3, 4, 3
+    tgt = concepts.random_additive_target(L, d, series.sin(), seed=4)
+    src = train.population_margin(tgt, quantile=q, seed=9)
+    t = src.threshold
+    assert src.quantile == q and src.test is src and src.kind == "population" and t > 0
+    assert t == train.margin_threshold(tgt, q, seed=9)
+    X, y = src.sample(4000, seed=1)
+    f = tgt(X)
+    torch.testing.assert_close(y, torch.sign(f), rtol=0, atol=0)
+    assert float((y * f).min()) >= t  # the margin, on every sample...
+    assert float((y * src.target(X)).min()) >= 1 - 1e-12  # ...is y F*/t >= 1 for the source's target
+    torch.testing.assert_close(src.target(X), f / t, rtol=1e-12, atol=0)
+    z = norm.ppf(1 - 0.5e-6)
+    pool = train.MARGIN_POOL
+    k = 20_000
+    Xk, yk, drawn = train.rejection_sample(tgt, t, k, make_generator(2, "cpu"))
+    assert Xk.shape == (k, L, d) and float((yk * tgt(Xk)).min()) >= t
+    assert abs(k / drawn - (1 - q)) < z * math.sqrt(q * (1 - q) * (1 / drawn + 1 / pool))
+    # The threshold against fresh draws of the plain law: P(abs(F*) >= t) = 1 - q.
+    fresh = tgt(concepts.sample_sequences(k, L, d, seed=3)).abs()
+    tolerance = z * math.sqrt(q * (1 - q) * (1 / k + 1 / pool))
+    assert abs(float((fresh >= t).double().mean()) - (1 - q)) < tolerance
+    # Reproducible (sgd always draws DATA_CHUNK samples at a time), and sgd runs on it.
+    torch.testing.assert_close(src.sample(4000, seed=1)[0], X, rtol=0, atol=0)
+    res = train.sgd(src, m=8, steps=30, c=1.0, test_n=20, device="cpu")
+    assert res.test_error is not None
+    with pytest.raises(ValueError, match="quantile must lie in"):
+        train.population_margin(tgt, quantile=1.0)
+    with pytest.raises(ValueError, match="quantile must be > 0"):
+        train.margin_threshold(tgt, 0.0)
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        train.rejection_sample(tgt, 0.0, 3, make_generator(0, "cpu"))
+    # One term per position, each at most sin(1) in absolute value: abs(F*) <= L sin(1) < 4 L.
+    with pytest.raises(ValueError, match="above sup"):
+        train.rejection_sample(tgt, 4.0 * L, 2, make_generator(0, "cpu"))
+    with pytest.raises(TypeError, match="target must be"):
+        train.population_margin("sin", quantile=0.2)
 
 
 def test_population_labelling_reads_prefixes():
@@ -451,6 +514,47 @@ def test_algorithm1_loop_equals_batched_sgd():
     p0, X, y = train.run_stream(source, m=12, steps=37, seed=5, run=0, dtype=torch.float64, device="cpu")
     p = train.algorithm1_loop(p0, X, y, 0.3)
     torch.testing.assert_close(p.W, res.W[0], rtol=1e-12, atol=1e-12)
+
+
+def test_train_on_stream_equals_the_literal_loop():
+    """The batched trainer on a given stream (used where sgd does not draw the network, e.g. with
+    B ~ N(0, 1)) equals the literal loop of gradient() steps, for a network sgd cannot draw."""
+    p = model.init_params(10, 3, 4, init="algorithm1", generator=make_generator(2, "cpu"))
+    p = p.replace(B=p.B * math.sqrt(10))  # B ~ N(0, 1)
+    X = unit_sequences(40, 4, 3, seed=5)
+    y = torch.sign(torch.randn(40, generator=make_generator(6, "cpu"), dtype=F64))
+    a = train.train_on_stream(p, X, y, 0.05)
+    b = train.algorithm1_loop(p, X, y, 0.05)
+    torch.testing.assert_close(a.W, b.W, rtol=1e-12, atol=1e-13)
+    assert not torch.equal(a.W, p.W) and torch.equal(a.B, p.B)
+    with pytest.raises(ValueError, match="eta"):
+        train.train_on_stream(p, X, y, 0.0)
+    with pytest.raises(ValueError, match="sequence length"):
+        train.train_on_stream(p, unit_sequences(5, 3, 3, seed=0), y[:5], 0.1)
+    with pytest.raises(ValueError, match="labels"):
+        train.train_on_stream(p, X, y * 2, 0.1)
+    with pytest.raises(TypeError, match="params must be RNNParams"):
+        train.train_on_stream(p.W, X, y, 0.1)
+
+
+def test_final_margins_give_the_logged_test_error():
+    """final_margins on sgd's held-out sample: the fraction of negative (or NaN) margins is the last
+    logged test error of every run, and each margin is y f(W_r, x) by model.forward."""
+    src = tiny_source(L=3, d=2)
+    res = train.sgd(src, m=12, steps=40, c=2.0, runs=3, seed=4, test_n=64, device="cpu")
+    Xt, yt = train.held_out_sample(src, 64, seed=4)
+    z = train.final_margins(res, Xt, yt)
+    assert z.shape == (3, 64)
+    torch.testing.assert_close(((z < 0) | z.isnan()).double().mean(1), res.test_error[:, -1], rtol=0, atol=0)
+    for r in range(3):
+        torch.testing.assert_close(z[r], yt * model.forward(res.params(r), Xt), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="TrainResult"):
+        train.final_margins("run", Xt, yt)
+    with pytest.raises(ValueError, match="labels"):
+        train.final_margins(res, Xt, yt * 3)
+    lab = train.sgd(labelling_source(L=3, d=2), m=8, steps=5, c=1.0, loss="labelling", test_n=0, device="cpu")
+    with pytest.raises(ValueError, match="loss='final'"):
+        train.final_margins(lab, Xt, yt)
 
 
 def test_kernel_sgd_is_the_linearised_network():

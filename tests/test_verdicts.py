@@ -222,7 +222,7 @@ def test_compare_errors_false_alarm_rate():
     n, p, reps = 2000, 0.3, 2000
     a, b = rng.binomial(n, p, reps) / n, rng.binomial(n, p, reps) / n
     se = np.sqrt(p * (1 - p) / n)
-    hits = sum(V.compare_errors(x, se, y, se, alpha=0.05).word == HOLDS for x, y in zip(a, b))
+    hits = sum(V.compare_errors(x, se, y, se, alpha=0.05).word == HOLDS for x, y in zip(a, b, strict=True))
     assert abs(hits - 0.05 * reps) <= 5 * math.sqrt(reps * 0.05 * 0.95), hits
 
 
@@ -295,3 +295,190 @@ def test_combine_bad_input():
     c = Verdict(HOLDS_WITH_CONSTANT, "x", "constant", constant=1.0)
     with pytest.raises(ValueError, match="not combined"):
         V.combine([c, _v(HOLDS)], what="x")
+
+
+# --- rate_of_bound -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("low, high, claim, side, word", [
+    # An upper bound: "at least" and "equals" can only be refuted, "at most" only confirmed.
+    (-0.9, -0.6, "at least", "upper bound", INCONSISTENT),    # the bound falls faster than allowed
+    (-0.6, -0.4, "at least", "upper bound", NOT_REFUTED),     # contains the claim
+    (-0.3, -0.1, "at least", "upper bound", NOT_REFUTED),     # above it
+    (-0.9, -0.6, "equals", "upper bound", INCONSISTENT),
+    (-0.3, -0.1, "equals", "upper bound", NOT_REFUTED),
+    (-0.9, -0.6, "at most", "upper bound", LOOSER),
+    (-0.6, -0.4, "at most", "upper bound", HOLDS),
+    (-1.0, 0.2, "at most", "upper bound", INCONCLUSIVE),      # contains, too wide
+    (-0.3, -0.1, "at most", "upper bound", INCONCLUSIVE),     # above: cannot refute
+    # A lower bound mirrors it.
+    (-0.3, -0.1, "at most", "lower bound", INCONSISTENT),
+    (-0.6, -0.4, "at most", "lower bound", NOT_REFUTED),
+    (-0.9, -0.6, "at most", "lower bound", NOT_REFUTED),
+    (-0.3, -0.1, "equals", "lower bound", INCONSISTENT),
+    (-0.9, -0.6, "equals", "lower bound", NOT_REFUTED),
+    (-0.3, -0.1, "at least", "lower bound", LOOSER),
+    (-0.6, -0.4, "at least", "lower bound", HOLDS),
+    (-1.0, 0.2, "at least", "lower bound", INCONCLUSIVE),
+    (-0.9, -0.6, "at least", "lower bound", INCONCLUSIVE),    # below: cannot refute
+])
+def test_rate_of_bound_every_branch(low, high, claim, side, word):
+    v = V.rate_of_bound((low + high) / 2, low, high, claimed=-0.5, claim=claim, measured_is=side, level=0.99,
+                        quantity="the exponent of K_L")
+    assert v.word == word
+    assert v.error_rate == pytest.approx(0.01) and v.rule == "rate of a bound"
+    assert f"[{V.fmt(low)}, {V.fmt(high)}]" in v.sentence and "the exponent of K_L" in v.sentence
+    assert f"the bound is an {side}" in v.sentence
+
+
+def test_rate_of_bound_exact_and_bad_input():
+    refuted = V.rate_of_bound(-15.0, -15.0, -15.0, claimed=-4, claim="at least", measured_is="upper bound")
+    assert refuted.word == INCONSISTENT and refuted.error_rate is None
+    assert "computed exactly" in refuted.sentence
+    kept = V.rate_of_bound(0.002, 0.002, 0.002, claimed=-4, claim="at least", measured_is="upper bound",
+                           claimed_text="-4 (Omega(1/L^4))")
+    assert kept.word == NOT_REFUTED and kept.error_rate is None
+    assert kept.sentence.startswith("the fitted exponent of the bound, computed exactly, is 0.002, not below "
+                                    "the claimed -4 (Omega(1/L^4))")
+    looser = V.rate_of_bound(-1.0, -1.0, -1.0, claimed=-0.5, claim="at most", measured_is="upper bound")
+    assert looser.word == LOOSER
+    with pytest.raises(ValueError, match="measured_is"):
+        V.rate_of_bound(0.0, 0.0, 0.0, claimed=0, claim="at least", measured_is="exact")
+    with pytest.raises(ValueError, match="claim must be one of"):
+        V.rate_of_bound(0.0, 0.0, 0.0, claimed=0, claim="about", measured_is="upper bound")
+    with pytest.raises(ValueError, match="low <= estimate <= high"):
+        V.rate_of_bound(0.0, 0.1, 0.2, claimed=0, claim="at least", measured_is="upper bound", level=0.9)
+    with pytest.raises(ValueError, match="exact rate"):
+        V.rate_of_bound(0.0, -0.1, 0.1, claimed=0, claim="at most", measured_is="lower bound")
+
+
+# --- finite ------------------------------------------------------------------------------------
+
+def test_finite_every_branch():
+    cases = [f"L = {L}" for L in range(1, 6)]
+    bad = V.finite([1.2, 2.5, math.inf, math.inf, 7.0], what="C(arctan(z/2), sqrt L)", cases=cases)
+    assert bad.word == INCONSISTENT and bad.rule == "finite" and bad.error_rate is None
+    assert bad.sentence == "C(arctan(z/2), sqrt L): 5 cases, 2 infinite, the first at L = 3"
+    assert V.finite([1.0, -math.inf], what="x").sentence == "x: 2 cases, 1 infinite"
+    kept = V.finite([1.5, 2.0], what="C(exp, R) at two R")
+    assert kept.word == NOT_REFUTED and "largest 2" in kept.sentence and "cannot confirm" in kept.sentence
+    every = V.finite(3.0, what="one exact value", sample=False)
+    assert every.word == HOLDS and every.sentence.startswith("one exact value: 1 case, all of the cases")
+
+
+def test_finite_bad_input():
+    with pytest.raises(ValueError, match="NaN"):
+        V.finite([1.0, math.nan], what="x")
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        V.finite([], what="x")
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        V.finite([[1.0, 2.0]], what="x")
+    with pytest.raises(ValueError, match="cases must name"):
+        V.finite([1.0, 2.0], what="x", cases=["a"])
+    with pytest.raises(ValueError, match="cases must name"):
+        V.finite([1.0], what="x", cases="a")
+    with pytest.raises(TypeError, match="cases"):
+        V.finite([1.0], what="x", cases=[" "])
+    with pytest.raises(TypeError, match="what"):
+        V.finite([1.0], what="")
+
+
+# --- exists --------------------------------------------------------------------------------------
+
+def test_exists_every_branch():
+    def v(word, rate=0.001):
+        return Verdict(word, f"case {word}", "learned", rate)
+
+    cases = ["c = 1", "c = 2", "c = 4"]
+    some = V.exists([v(INCONCLUSIVE), v(HOLDS), v(LOOSER)], what="some c trains", cases=cases)
+    assert some.word == HOLDS and some.rule == "exists"
+    assert some.sentence == "some c trains: holds for c = 2, c = 4 of 3 cases; c = 2: case holds"
+    assert some.error_rate == pytest.approx(0.003)  # union bound over the cases
+    assert V.exists([v(INCONSISTENT), v(LOOSER)], what="x", cases=["a", "b"]).word == HOLDS
+    none = V.exists([v(INCONCLUSIVE), v(INCONSISTENT), v(NOT_REFUTED)], what="some c trains", cases=cases)
+    assert none.word == INCONCLUSIVE
+    assert none.sentence == ("some c trains: no case of 3 holds (1 inconsistent, 1 not refuted, "
+                             "1 inconclusive at these sizes)")
+    assert V.exists([v(INCONSISTENT), v(INCONSISTENT)], what="x", cases=["a", "b"]).word == INCONSISTENT
+    assert V.exists([v(NOT_REFUTED), v(INCONSISTENT)], what="x", cases=["a", "b"]).word == NOT_REFUTED
+    exact = V.exists([Verdict(NOT_REFUTED, "s", "bound")], what="x", cases=["a"])
+    assert exact.error_rate is None
+    many = V.exists([v(INCONCLUSIVE, 0.2)] * 4, what="x", cases=list("abcd"))
+    assert many.error_rate == 0.5  # capped, as combine caps
+
+
+def test_exists_bad_input():
+    h = Verdict(HOLDS, "s", "learned", 0.01)
+    with pytest.raises(ValueError, match="must not be empty"):
+        V.exists([], what="x", cases=[])
+    with pytest.raises(TypeError, match="Verdict instances"):
+        V.exists(["holds"], what="x", cases=["a"])
+    with pytest.raises(ValueError, match="cases must name"):
+        V.exists([h, h], what="x", cases=["a"])
+    with pytest.raises(ValueError, match="cases must name"):
+        V.exists([h], what="x", cases="a")
+    with pytest.raises(TypeError, match="cases"):
+        V.exists([h], what="x", cases=[" "])
+    with pytest.raises(TypeError, match="what"):
+        V.exists([h], what=" ", cases=["a"])
+    with pytest.raises(ValueError, match="not combined"):
+        V.exists([Verdict(HOLDS_WITH_CONSTANT, "s", "constant", constant=2.0)], what="x", cases=["a"])
+
+
+# --- approach ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("exps, word", [
+    ([0.75, 0.70, 0.672], HOLDS),           # last within 0.01 of 2/3
+    ([0.80, 0.75, 0.70], INCONCLUSIVE),     # approaching, not there
+    ([0.70, 0.75, 0.80], INCONSISTENT),     # moving away
+    ([0.75, 0.70, 0.72], INCONSISTENT),     # turned back
+])
+def test_approach_every_branch(exps, word):
+    v = V.approach([32, 64, 128, 256], exps, claimed=2 / 3, tolerance=0.01, claimed_text="2/3")
+    assert v.word == word and v.error_rate is None and "2/3" in v.sentence
+
+
+def test_approach_bad_input():
+    with pytest.raises(ValueError, match="three"):
+        V.approach([1, 2, 3], [0.1, 0.2], claimed=0, tolerance=0.1)
+    with pytest.raises(ValueError, match="sizes must hold"):
+        V.approach([1, 2, 3], [0.1, 0.2, 0.3], claimed=0, tolerance=0.1)
+    with pytest.raises(ValueError, match="increasing"):
+        V.approach([1, 3, 2, 4], [0.1, 0.2, 0.3], claimed=0, tolerance=0.1)
+    with pytest.raises(ValueError, match="tolerance"):
+        V.approach([1, 2, 3, 4], [0.1, 0.2, 0.3], claimed=0, tolerance=0)
+
+
+# --- sampled -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("word, expected", [
+    (HOLDS, NOT_REFUTED), (LOOSER, NOT_REFUTED), (INCONSISTENT, INCONSISTENT),
+    (INCONCLUSIVE, INCONCLUSIVE), (NOT_REFUTED, NOT_REFUTED),
+])
+def test_sampled_every_branch(word, expected):
+    v = V.sampled(Verdict(word, "c = 2 trains at m = 32 and 128", "exists", 0.01), over="every large m")
+    assert v.word == expected and v.error_rate == 0.01 and "every large m" in v.sentence
+
+
+def test_sampled_bad_input():
+    with pytest.raises(TypeError, match="Verdict"):
+        V.sampled("holds", over="m")
+    with pytest.raises(ValueError, match="constant"):
+        V.sampled(Verdict(HOLDS_WITH_CONSTANT, "x", "constant", constant=1.0), over="m")
+
+
+def test_compare_errors_paired():
+    """A paired comparison uses the standard error of the difference alone."""
+    v = V.compare_errors(0.20, None, 0.25, None, se_difference=0.01, names=("a", "b"))
+    assert v.word == HOLDS and "z = 5.00" in v.sentence and "paired (se of the difference 0.01)" in v.sentence
+    assert V.compare_errors(0.20, None, 0.21, None, se_difference=0.01).word == INCONCLUSIVE
+    with pytest.raises(ValueError, match="must be None"):
+        V.compare_errors(0.2, 0.01, 0.25, None, se_difference=0.01)
+
+
+def test_numbers_that_differ_print_differently():
+    v = V.learned([0.35] * 8, n_test=1000, chance=0.4995, alpha=0.01 / 14)
+    up = V.error_estimate([0.35] * 8, n_test=1000).upper(0.01 / 14)
+    assert "99.93%" in v.sentence
+    a, b = V._fmt_pair(up, 0.4995)
+    assert a != b
+    assert V._fmt_pair(0.1234, 0.5) == ("0.123", "0.5")
