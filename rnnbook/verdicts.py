@@ -468,6 +468,17 @@ def learned(errors, *, n_test, chance, alpha=0.01, what: str = "the test error")
     return Verdict(INCONCLUSIVE, f"{head} is not below chance, {fc}", "learned", alpha)
 
 
+def _verdict_list(verdicts) -> list[Verdict]:
+    vs = list(verdicts)
+    if not vs:
+        raise ValueError("verdicts must not be empty")
+    if not all(isinstance(v, Verdict) for v in vs):
+        raise TypeError("verdicts must be Verdict instances")
+    if any(v.word == HOLDS_WITH_CONSTANT for v in vs):
+        raise ValueError("'holds with constant c' verdicts are not combined: report each constant")
+    return vs
+
+
 def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
     """One verdict for a claim checked in several cases ("at every length", "for both
     initialisations"): *inconsistent* if any case is, else *inconclusive at these sizes* if any is,
@@ -476,15 +487,9 @@ def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
     case, with room in some). The sentence lists each case. Its error rate is the sum of the cases'
     (a union bound). ``holds with constant c`` verdicts carry different constants and are not
     combined."""
-    vs = list(verdicts)
-    if not vs:
-        raise ValueError("verdicts must not be empty")
-    if not all(isinstance(v, Verdict) for v in vs):
-        raise TypeError("verdicts must be Verdict instances")
+    vs = _verdict_list(verdicts)
     what = _text("what", what)
     words = {v.word for v in vs}
-    if HOLDS_WITH_CONSTANT in words:
-        raise ValueError("'holds with constant c' verdicts are not combined: report each constant")
     rates = [v.error_rate for v in vs if v.error_rate is not None]
     err = min(sum(rates), 0.5) if rates else None
     body = "; ".join(f"{v.label} ({v.sentence.rstrip('.')})" for v in vs)
@@ -597,18 +602,12 @@ def exists(verdicts: Sequence[Verdict], *, what: str, cases: Sequence[str]) -> V
     the cases, so the error rate is the sum of the cases' (a union bound: to keep a family-wise
     rate alpha, decide each of k cases at alpha / k). ``holds with constant c`` verdicts are not
     combined."""
-    vs = list(verdicts)
-    if not vs:
-        raise ValueError("verdicts must not be empty")
-    if not all(isinstance(v, Verdict) for v in vs):
-        raise TypeError("verdicts must be Verdict instances")
+    vs = _verdict_list(verdicts)
     if isinstance(cases, str) or len(cases) != len(vs):
         raise ValueError(f"cases must name each of the {len(vs)} verdicts")
     names = [_text("cases", c) for c in cases]
     what = _text("what", what)
     words = [v.word for v in vs]
-    if HOLDS_WITH_CONSTANT in words:
-        raise ValueError("'holds with constant c' verdicts are not combined: report each constant")
     rates = [v.error_rate for v in vs if v.error_rate is not None]
     err = min(sum(rates), 0.5) if rates else None
     good = [k for k, w in enumerate(words) if w in (HOLDS, LOOSER)]
