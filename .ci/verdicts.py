@@ -35,7 +35,7 @@ def verdicts(root: Path) -> list[dict]:
     out = []
     for chapter, output in _outputs(root):
         name = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
-        if not name.startswith("v_"):
+        if not name.startswith("v_") or name.endswith("__brief"):  # the short form of a verdict
             continue
         data = output.get("data", {})
         text = next((v for k, v in data.items() if k.endswith("text/markdown")), None)

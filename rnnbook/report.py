@@ -29,19 +29,28 @@ def number(key: str, value) -> None:
     glue(key, plain(value), display=False)
 
 
+#: Suffix of the key under which :func:`verdict` also glues a verdict's short form (for tables).
+BRIEF = "__brief"
+
+
 def verdict(key: str, decision) -> None:
     """Glue a :class:`~rnnbook.verdicts.Verdict` under ``key`` for ``{glue:md}`key```: its word in
-    bold and the sentence that states the rule with its numbers. Only a Verdict is accepted, so no
+    bold and the sentence that states the rule with its numbers; and its short form
+    (:meth:`~rnnbook.verdicts.Verdict.markdown` with ``brief=True``) under ``key + "__brief"`` for the
+    "What we found" table. Only a Verdict is accepted, so no
     verdict word reaches a chapter except through a tested rule of :mod:`rnnbook.verdicts`; the
     verdict is also recorded in :data:`VERDICTS` (key -> Verdict) for the chapter's own use."""
     from .verdicts import Verdict
 
     if not isinstance(decision, Verdict):
         raise TypeError(f"decision must be a rnnbook.verdicts.Verdict, got {type(decision).__name__}")
-    if not isinstance(key, str) or not key.startswith("v_"):
-        raise ValueError(f"verdict keys start with 'v_' (the book's tests find them by it), got {key!r}")
+    if not isinstance(key, str) or not key.startswith("v_") or key.endswith(BRIEF):
+        raise ValueError(f"verdict keys start with 'v_' (the book's tests find them by it) and do not end in "
+                         f"{BRIEF!r}, got {key!r}")
     VERDICTS[key] = decision
     _glue_markdown(key, decision.markdown())
+    # the short form for the chapter's "What we found" table: `{glue:md}`<key>__brief``
+    _glue_markdown(key + BRIEF, decision.markdown(brief=True))
 
 
 #: Every verdict glued in this process, by key (a chapter can list its own verdicts from it).

@@ -81,6 +81,9 @@ class Verdict:
     rule: str
     error_rate: float | None = None
     constant: float | None = None
+    #: A short form of the sentence for a summary table (a combined verdict counts its cases' words
+    #: there); ``None``: the sentence is short enough.
+    brief: str | None = None
 
     def __post_init__(self):
         if self.word not in WORDS:
@@ -93,6 +96,8 @@ class Verdict:
             raise ValueError(f"error_rate must lie in (0, 1) or be None, got {self.error_rate}")
         if (self.word == HOLDS_WITH_CONSTANT) != (self.constant is not None):
             raise ValueError("constant is given exactly when the word is 'holds with constant c'")
+        if self.brief is not None and (not isinstance(self.brief, str) or not self.brief.strip()):
+            raise TypeError("brief must be a non-empty str or None")
 
     @property
     def label(self) -> str:
@@ -101,9 +106,10 @@ class Verdict:
             return f"holds with constant c = {fmt(self.constant)}"
         return self.word
 
-    def markdown(self) -> str:
-        """Bold word, then the sentence: what a chapter glues."""
-        sentence = self.sentence.strip()
+    def markdown(self, *, brief: bool = False) -> str:
+        """Bold word, then the sentence (``brief=True``: its short form, for a summary table): what a
+        chapter glues."""
+        sentence = (self.brief if brief and self.brief else self.sentence).strip()
         if not sentence.endswith("."):
             sentence += "."
         return f"**{self.label}**: {sentence}"
@@ -503,7 +509,14 @@ def combine(verdicts: Sequence[Verdict], *, what: str) -> Verdict:
         word = NOT_REFUTED
     else:
         word = HOLDS
-    return Verdict(word, f"{what}: {body}", "combine", err)
+    return Verdict(word, f"{what}: {body}", "combine", err, brief=f"{what}: {_counts(vs)}")
+
+
+def _counts(vs: Sequence[Verdict]) -> str:
+    """How many cases got each word, e.g. "4 cases: 3 looser than stated, 1 holds"."""
+    words = [v.word for v in vs]
+    parts = ", ".join(f"{words.count(w)} {w}" for w in WORDS if w in words)
+    return f"{len(vs)} case{'s' if len(vs) != 1 else ''}: {parts} (each case in the text)"
 
 
 _BOUND_SIDES = ("upper bound", "lower bound")
@@ -613,8 +626,9 @@ def exists(verdicts: Sequence[Verdict], *, what: str, cases: Sequence[str]) -> V
     good = [k for k, w in enumerate(words) if w in (HOLDS, LOOSER)]
     if good:
         first = vs[good[0]]
-        return Verdict(HOLDS, f"{what}: holds for {', '.join(names[k] for k in good)} of {len(vs)} "
-                       f"cases; {names[good[0]]}: {first.sentence.rstrip('.')}", "exists", err)
+        held = f"holds for {', '.join(names[k] for k in good)} of {len(vs)} cases"
+        return Verdict(HOLDS, f"{what}: {held}; {names[good[0]]}: {first.sentence.rstrip('.')}", "exists",
+                       err, brief=f"{what}: {held}")
     counts = ", ".join(f"{words.count(w)} {w}" for w in WORDS if w in words)
     head = f"{what}: no case of {len(vs)} holds ({counts})"
     if all(w == INCONSISTENT for w in words):
@@ -677,8 +691,9 @@ def sampled(verdict: Verdict, *, over: str) -> Verdict:
     over = _text("over", over)
     if verdict.word == HOLDS_WITH_CONSTANT:
         raise ValueError("'holds with constant c' is a computed constant, not a sampled claim")
+    inner = (verdict.sentence.rstrip("."), (verdict.brief or verdict.sentence).rstrip("."))
     if verdict.word in (HOLDS, LOOSER):
-        return Verdict(NOT_REFUTED, f"{verdict.sentence.rstrip('.')}; the claim is for {over}, and the "
-                       "values tried cannot confirm it for the others", "sampled", verdict.error_rate)
-    return Verdict(verdict.word, f"{verdict.sentence.rstrip('.')} (the claim is for {over})", "sampled",
-                   verdict.error_rate)
+        tail = f"; the claim is for {over}, and the values tried cannot confirm it for the others"
+        return Verdict(NOT_REFUTED, inner[0] + tail, "sampled", verdict.error_rate, brief=inner[1] + tail)
+    tail = f" (the claim is for {over})"
+    return Verdict(verdict.word, inner[0] + tail, "sampled", verdict.error_rate, brief=inner[1] + tail)

@@ -114,3 +114,5 @@ def test_verdict_glue_takes_only_verdicts_and_v_keys():
         report.note("v_x", "**holds**")
     report.verdict("v_test", v)
     assert report.VERDICTS["v_test"] is v
+    with pytest.raises(ValueError, match="__brief"):
+        report.verdict("v_test__brief", v)

@@ -482,3 +482,20 @@ def test_numbers_that_differ_print_differently():
     a, b = V._fmt_pair(up, 0.4995)
     assert a != b
     assert V._fmt_pair(0.1234, 0.5) == ("0.123", "0.5")
+
+
+def test_brief_forms_for_tables():
+    """A combined verdict's short form counts its cases' words; a single rule has none (its
+    sentence is the short form); sampled keeps the inner short form."""
+    c = V.combine([_v(HOLDS), _v(LOOSER), _v(LOOSER)], what="both inits")
+    assert c.brief == "both inits: 3 cases: 1 holds, 2 looser than stated (each case in the text)"
+    assert c.markdown(brief=True).startswith("**holds**: both inits: 3 cases")
+    assert c.markdown() == c.markdown(brief=False) and "case holds" in c.markdown()
+    single = _v(HOLDS)
+    assert single.brief is None and single.markdown(brief=True) == single.markdown()
+    e = V.exists([_v(INCONCLUSIVE), _v(HOLDS)], what="a c", cases=["c = 1", "c = 2"])
+    assert e.brief == "a c: holds for c = 2 of 2 cases"
+    s = V.sampled(c, over="every m")
+    assert s.word == NOT_REFUTED and s.brief.startswith("both inits: 3 cases") and "every m" in s.brief
+    with pytest.raises(TypeError, match="brief"):
+        Verdict(HOLDS, "x", "rate", brief="  ")
