@@ -3,8 +3,9 @@
 Fails (exit 1) when the pages under book/ are not exactly those in _toc.yml, when a chapter
 shows no executed output, no figure, or has no downloadable .ipynb, when any page's text shows a
 Python object's repr (e.g. a `{glue:text}` of a Markdown object renders as
-"<IPython.core.display.Markdown object>"), or when a verdict cell of a "What we found" table does
-not start with a word of rnnbook.verdicts.WORDS. Everything a browser sees
+"<IPython.core.display.Markdown object>") or TeX source (a "$" or "\\frac" outside math), or
+when a verdict cell of a "What we found" table does not start with a word of
+rnnbook.verdicts.WORDS. Everything a browser sees
 (network requests, missing assets, MathJax, links) is checked by tests/test_browser.py.
 """
 
@@ -29,8 +30,17 @@ def visible_text(html: str) -> str:
     """The page's text as a reader sees it: no scripts, styles or tags, entities decoded."""
     import html as _html
 
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    html = re.sub(r"<(script|style|pre|code)\b.*?</\1>", " ", html, flags=re.S | re.I)
     return _html.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def unrendered_math(text: str) -> list[str]:
+    """TeX that reached the reader as source: a "$" (MyST math the page did not parse, e.g. inside a
+    glued note read as CommonMark) or a TeX command such as "\\frac" outside MathJax's \\( \\) and
+    \\[ \\] (e.g. a section title with math used as a link's text)."""
+    prose = re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", " ", text, flags=re.S)
+    return [prose[max(0, m.start() - 40): m.end() + 20]
+            for m in re.finditer(r"\$|\\(?:[a-zA-Z]{2,}|[,;!])", prose)]
 
 
 def verdict_cells(html: str) -> list[str]:
@@ -66,8 +76,11 @@ def main(root: Path) -> int:
     for page in pages:
         text = page.read_text(encoding="utf-8")
         rel = page.relative_to(root)
-        for m in REPR.finditer(visible_text(text)):
+        seen = visible_text(text)
+        for m in REPR.finditer(seen):
             errors.append(f"{rel}: a Python object's repr in the rendered text: {m.group(0)!r}")
+        for snippet in unrendered_math(seen)[:3]:
+            errors.append(f"{rel}: TeX source in the rendered text: {snippet!r}")
         for cell in verdict_cells(text):
             if not any(cell.startswith(w) for w in WORDS):
                 errors.append(f"{rel}: verdict cell {cell[:80]!r} does not start with a verdict word")
