@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # when imported from elsewhere (the book)
 from bench_kernels import _time  # noqa: E402  (one timer for every benchmark)
 
-from rnnbook import concepts, series, train  # noqa: E402
+from rnnbook import concepts, data, series, train  # noqa: E402
 from rnnbook.device import describe, get_device  # noqa: E402
 from rnnbook.model import forward  # noqa: E402
 
@@ -56,11 +56,11 @@ def autograd_loop(params, X, y, eta):
     return W.detach()
 
 
-def source(L: int, d: int) -> train.DataSource:
+def source(L: int, d: int) -> data.DataSource:
     """A finite pool of POOL sequences labelled by a fixed additive target (sin on every position)."""
     tgt = concepts.random_additive_target(L, d, series.sin(), seed=0)
-    X = concepts.sample_sequences(POOL, L, d, seed=1)
-    return train.finite((X, torch.where(tgt(X) >= 0, 1.0, -1.0)))
+    X = data.sample_sequences(POOL, L, d, seed=1)
+    return data.finite((X, torch.where(tgt(X) >= 0, 1.0, -1.0)))
 
 
 def _sync(dev):

@@ -25,7 +25,7 @@ import bench_kernels  # noqa: E402
 import bench_sgd  # noqa: E402
 
 from rnnbook.device import describe, get_device  # noqa: E402
-from rnnbook.sweep import atomic_write_json  # noqa: E402
+from rnnbook.engine import atomic_write_json  # noqa: E402
 
 SIZES = {
     "small": [("forward_kernel", bench_kernels.run, {"n": n, "L": 20, "d": 10, "repeat": 5})

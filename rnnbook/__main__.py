@@ -10,7 +10,7 @@ produced away from the book build. The chapter is read as a file (jupytext) and 
 kernel with ``RNNBOOK_PROFILE`` and ``RNNBOOK_DEVICE`` set; needs the book's dependencies
 (jupytext, nbclient, ipykernel).
 
-``sweep NAME`` runs a registered experiment (:mod:`rnnbook.sweeps`) with a progress bar, saving each
+``sweep NAME`` runs a registered experiment (:mod:`rnnbook.experiments`) with a progress bar, saving each
 finished unit to ``<output>/NAME.<profile>.json`` at once; run it again to resume after an
 interruption.  It needs only torch, numpy and scipy (e.g. on a bare GPU machine).
 """
@@ -109,15 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(chapters()))
         return 0
     if args.command in ("sweep", "sweeps"):
-        from . import sweep
+        from . import experiments
 
         if args.command == "sweeps":
-            sweep._load_builtin()
-            for s in sweep.SWEEPS.values():
+            for s in experiments.SWEEPS.values():
                 print(f"{s.name}: {s.description}")
             return 0
         try:
-            result = sweep.run(args.name, profile=args.profile, device=args.device, directory=args.output,
+            result = experiments.run(args.name, profile=args.profile, device=args.device,
+                                     directory=args.output,
                                use_committed=False, progress=True)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)

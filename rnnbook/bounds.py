@@ -12,93 +12,10 @@ from typing import NamedTuple
 
 import torch
 
-from .device import as_tensor, check_int, check_positions, check_real, check_sequences
+from . import linalg
+from .checks import as_tensor, check_int, check_positions, check_real, check_sequences
 from .kernels import _backward_products_, forward_correlation, forward_diagonal, ntk, sigma
-from .posdef import check_symmetric, psd_tolerance
-
-# Below this estimated relative error a Cholesky solve is used; above it, the eigendecomposition.
-_CHOLESKY_RTOL = 1e-8
-
-
-@dataclasses.dataclass(frozen=True)
-class QuadraticForm:
-    """y^T M^-1 y with the conditioning it was computed under."""
-
-    value: float
-    condition: float            # lambda_max / lambda_min of M
-    relative_error_bound: float  # first-order bound n * eps * condition
-    method: str                 # "cholesky" or "eigh"
-
-
-def inverse_quadratic_form(M, y, *, name: str = "M") -> QuadraticForm:
-    """y^T M^-1 y for symmetric positive definite ``M`` (the quantity of Proposition 2.4 and of
-    Theorem 4's sqrt(y^T (H^inf)^-1 y)).
-
-    The eigenvalues of M fix its condition number kappa; a backward-stable solve then has relative
-    error at most about n eps kappa.  When that is below 1e-8 the value comes from a Cholesky
-    solve, otherwise from the eigendecomposition sum_k (u_k^T y)^2 / lambda_k.  A matrix with an
-    eigenvalue below the rounding tolerance n eps ||M||_2 is reported as indefinite (clearly
-    negative) or numerically singular, with a ``ValueError``."""
-    S = check_symmetric(M, name=name).to(torch.float64)
-    y = as_tensor(y, name="y", dtype=torch.float64, device=S.device)
-    if y.ndim != 1 or y.shape[0] != S.shape[0]:
-        raise ValueError(f"y must have shape ({S.shape[0]},), got {tuple(y.shape)}")
-    lam, U = torch.linalg.eigh(S)
-    tol = psd_tolerance(S)
-    lmin, lmax = float(lam[0]), float(lam[-1])
-    if lmin < -tol:
-        raise ValueError(f"{name} is indefinite: smallest eigenvalue {lmin:.3g} < -{tol:.3g}")
-    if lmin <= tol:
-        raise ValueError(f"{name} is numerically singular: smallest eigenvalue {lmin:.3g} is within "
-                         f"rounding ({tol:.3g}) of 0; y^T M^-1 y is not determined")
-    cond = lmax / lmin
-    rel = S.shape[0] * torch.finfo(torch.float64).eps * cond
-    if rel < _CHOLESKY_RTOL:
-        chol = torch.linalg.cholesky(S)
-        z = torch.linalg.solve_triangular(chol, y[:, None], upper=False)
-        return QuadraticForm(float(z.square().sum()), cond, rel, "cholesky")
-    coef = U.T @ y
-    return QuadraticForm(float((coef.square() / lam).sum()), cond, rel, "eigh")
-
-
-def dominance_constant(A, B) -> float:
-    """The largest xi with A - xi B >= 0 (PSD), for positive definite A and symmetric B.
-
-    xi* = 1 / lambda_max(L^-1 B L^-T) with A = L L^T (a generalised eigenvalue); B may be singular,
-    as K_p of Proposition 2.4 is once n > binom(d+p-1, p).  ``inf`` when B <= 0."""
-    A = check_symmetric(A, name="A").to(torch.float64)
-    B = check_symmetric(B, name="B").to(device=A.device, dtype=torch.float64)
-    if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape, got {tuple(A.shape)} and {tuple(B.shape)}")
-    return float(dominance_constants(A, [B])[0])
-
-
-def _factor(A: torch.Tensor, name: str) -> torch.Tensor:
-    """The Cholesky factor of a positive definite A, or a ValueError naming it."""
-    chol, info = torch.linalg.cholesky_ex(A)
-    lam_min = float(torch.linalg.eigvalsh(A)[0])
-    if int(info) != 0 or lam_min <= psd_tolerance(A):
-        raise ValueError(f"{name} must be positive definite (smallest eigenvalue {lam_min:.3g}, "
-                         f"rounding tolerance {psd_tolerance(A):.3g})")
-    return chol
-
-
-def dominance_constants(A, Bs, *, name: str = "A") -> torch.Tensor:
-    """:func:`dominance_constant` of ``A`` against each matrix of ``Bs`` (a sequence, or a tensor
-    of shape (k, n, n)), factoring A once: a float64 tensor of shape (k,) on the CPU."""
-    A = check_symmetric(A, name=name).to(torch.float64)
-    chol = _factor(A, name)
-    out = []
-    for k, B in enumerate(Bs):
-        B = check_symmetric(B, name=f"Bs[{k}]").to(device=A.device, dtype=torch.float64)
-        if B.shape != A.shape:
-            raise ValueError(f"{name} and Bs[{k}] must have the same shape, got {tuple(A.shape)} and "
-                             f"{tuple(B.shape)}")
-        C = torch.linalg.solve_triangular(chol, B, upper=False)
-        C = torch.linalg.solve_triangular(chol, C.T, upper=False)
-        top = float(torch.linalg.eigvalsh((C + C.T) / 2)[-1])
-        out.append(math.inf if top <= 0 else 1.0 / top)
-    return torch.tensor(out, dtype=torch.float64)
+from .linalg import check_symmetric, psd_tolerance
 
 
 class BackwardDominance(NamedTuple):
@@ -143,7 +60,7 @@ def backward_dominance_of(S, F, *, what: str = "S") -> BackwardDominance:
     L, n, _ = F.shape
     if n < 2:
         raise ValueError(f"{what} must hold at least 2 sequences, got n = {n}")
-    xi = torch.tensor([dominance_constant(F[l], S[l]) for l in range(L)], dtype=torch.float64)
+    xi = torch.tensor([linalg.dominance_constant(F[l], S[l]) for l in range(L)], dtype=torch.float64)
     off = ~torch.eye(n, dtype=torch.bool, device=F.device)
     rayleigh = (F[:, off].mean(dim=1) / S[:, off].mean(dim=1)).cpu()
     naive = 2.0 ** -(L - torch.arange(L, dtype=torch.float64))
@@ -284,7 +201,7 @@ def kernel_dominance(H, X, positions, powers, *, scale: str = "product") -> torc
         raise ValueError(f"H must be (n, n) with n = {Xt.shape[0]} sequences of X, got {tuple(H.shape)}")
     if isinstance(powers, int):
         powers = [powers]
-    return dominance_constants(H, [position_kernel(Xt, positions, p, scale=scale).to(H.device)
+    return linalg.dominance_constants(H, [position_kernel(Xt, positions, p, scale=scale).to(H.device)
                                    for p in powers], name="H")
 
 
@@ -325,28 +242,7 @@ def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
     S = sigma(forward_correlation(Xt, init=init)).to(H.device)
     root = forward_diagonal(Xt, init=init)[1:].sqrt().to(H.device)  # sqrt(S^l_ii), l = 1..L
     S.mul_(root[:, :, None]).mul_(root[:, None, :])
-    return dominance_constants(H, S, name="H")
-
-
-def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list[QuadraticForm]:
-    """:func:`inverse_quadratic_form` of the leading (k, k) block of ``M`` and the first k entries
-    of ``y`` for each k of ``sizes``: the quantity of Theorem 3 on nested samples.  It is
-    nondecreasing in k (by the Schur complement), and stays bounded exactly when y is the sample of a
-    function of finite norm in M's reproducing-kernel space."""
-    M = check_symmetric(M, name=name)
-    y = as_tensor(y, name="y", dtype=torch.float64, device=M.device)
-    n = M.shape[0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
-    if isinstance(sizes, int):
-        sizes = [sizes]
-    out = []
-    for k in sizes:
-        k = check_int(k, name="sizes", minimum=1)
-        if k > n:
-            raise ValueError(f"sizes must not exceed n = {n}, got {k}")
-        out.append(inverse_quadratic_form(M[:k, :k], y[:k], name=f"{name}[:{k}, :{k}]"))
-    return out
+    return linalg.dominance_constants(H, S, name="H")
 
 
 class Eq18Correction(NamedTuple):

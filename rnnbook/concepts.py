@@ -30,16 +30,8 @@ from typing import Any
 import torch
 
 from . import series
-from .device import (
-    DEFAULT_DTYPE,
-    as_tensor,
-    check_int,
-    check_positions,
-    check_real,
-    check_sequences,
-    get_device,
-    make_generator,
-)
+from .checks import as_tensor, check_int, check_positions, check_real, check_sequences
+from .device import DEFAULT_DTYPE, resolve_generator, unit_vectors
 from .series import PowerSeries
 
 # A vector normalised in floating point has norm 1 + O(eps); the constraint norm(beta) <= 1 of
@@ -52,81 +44,8 @@ _LOG_FLOAT_MAX = math.log(sys.float_info.max)
 # Seeds and devices.
 
 
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    if a.type != b.type:
-        return False
-    # "cuda" means the current CUDA device, which is what a bare torch.Generator("cuda") uses too.
-    return a.type == "cpu" or (a.index or 0) == (b.index or 0)
-
-
-def _generator(generator: torch.Generator | None, seed: int | None,
-               device: str | torch.device | None) -> torch.Generator:
-    """The generator to draw from: ``generator`` as given, or a fresh one seeded with ``seed``."""
-    if generator is not None and seed is not None:
-        raise ValueError("pass either generator or seed, not both")
-    if generator is not None:
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if device is not None and not _same_device(get_device(device), generator.device):
-            raise ValueError(f"device {device!r} differs from the generator's device "
-                             f"{generator.device}; draw on the generator's device")
-        return generator
-    if seed is None:
-        # Every draw in the book is reproducible, so an unseeded draw is a mistake, not a default.
-        raise TypeError("pass generator= or seed=: samples and random targets are always seeded")
-    return make_generator(seed, device)
-
-
-def _unit_vectors(shape: tuple[int, ...], d: int, gen: torch.Generator,
-                  dtype: torch.dtype) -> torch.Tensor:
-    """Directions uniform on the sphere S^{d-1}: normalised standard Gaussians (rotation invariant)."""
-    g = torch.randn(*shape, d, generator=gen, device=gen.device, dtype=dtype)
-    return g / torch.linalg.vector_norm(g, dim=-1, keepdim=True)
-
-
 # ----------------------------------------------------------------------------------------------
 # Input sequences.
-
-
-def _check_norm_range(c_min: Any, c_max: Any) -> tuple[float, float]:
-    c_min = check_real(c_min, name="c_min", positive=True)
-    c_max = check_real(c_max, name="c_max", positive=True)
-    if c_min > c_max:
-        raise ValueError(f"c_min must be <= c_max, got c_min={c_min} > c_max={c_max}")
-    return c_min, c_max
-
-
-def sample_sequences(n: int, L: int, d: int, *, c_min: float = 1.0, c_max: float = 1.0,
-                     generator: torch.Generator | None = None, seed: int | None = None,
-                     dtype: torch.dtype = DEFAULT_DTYPE,
-                     device: str | torch.device | None = None) -> torch.Tensor:
-    """n input sequences of Section 2.2, as a tensor of shape (n, L, d).
-
-    Each X_l has a direction uniform on the unit sphere of R^d and a norm uniform on
-    [c_min, c_max], independently over sequences and positions, so that
-    ``c_min <= norm(X_l) <= c_max`` (up to one rounding of the normalisation) and
-    C0 = c_max / c_min.  Draws from ``generator`` (on its device) or from a generator seeded with
-    ``seed`` on ``device``; exactly one of the two is required."""
-    n = check_int(n, name="n", minimum=1)
-    L = check_int(L, name="L", minimum=1)
-    d = check_int(d, name="d", minimum=1)
-    c_min, c_max = _check_norm_range(c_min, c_max)
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-    gen = _generator(generator, seed, device)
-    u = _unit_vectors((n, L), d, gen, dtype)
-    r = torch.rand(n, L, 1, generator=gen, device=gen.device, dtype=dtype)
-    return u * (c_min + (c_max - c_min) * r)
-
-
-def norm_ratio(X) -> float:
-    """max norm(X_l) / min norm(X_l) over every sequence and position of ``X``: the empirical C0."""
-    X = check_sequences(X, name="X")
-    norms = torch.linalg.vector_norm(X, dim=-1)
-    lo = float(norms.min())
-    if lo == 0:
-        raise ValueError("X has a zero vector: C0 = c_max / c_min is infinite")
-    return float(norms.max()) / lo
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,7 +371,7 @@ def _psi_choices(psi: Any) -> list[PowerSeries]:
 
 def _target_generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
     # Seeded targets are drawn on the CPU so that a seed names the same target on every machine.
-    return _generator(generator, seed, "cpu" if generator is None else None)
+    return resolve_generator(generator, seed, "cpu" if generator is None else None)
 
 
 def _random_terms(count: int, length: int, psi: Any, beta_norm: float,
@@ -463,7 +382,7 @@ def _random_terms(count: int, length: int, psi: Any, beta_norm: float,
     else:
         idx = torch.randint(len(choices), (count,), generator=gen, device=gen.device)
         picked = [choices[int(i)] for i in idx]
-    betas = beta_norm * _unit_vectors((count,), length, gen, DEFAULT_DTYPE)
+    betas = beta_norm * unit_vectors((count,), length, gen, DEFAULT_DTYPE)
     return picked, betas
 
 
@@ -557,212 +476,4 @@ def log_complexity_exponent(psi: PowerSeries) -> float:
 # ----------------------------------------------------------------------------------------------
 # Labelled data with a margin (Theorem 2 needs y_i F*(x_i) >= 1 for every sample).
 
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class LabelledData:
-    """A data set for Theorem 2: inputs, labels y = sign(F*), and F* with y F* >= 1.
-
-    * ``X`` (n, L, d), ``y`` (n,) in {-1, +1}, ``f_star`` (n,) = ``target``(X) and
-      ``y * f_star >= 1`` for every sample.
-    * ``target`` is the target that attains the margin: ``scale`` times ``base_target``.
-      ``complexity`` is its C(F*), ``base_complexity`` that of ``base_target``.  Since
-      C(s psi, R) = 1 + s (C(psi, R) - 1), scaling multiplies the complexity by at most s.
-    * ``method`` is ``"rescale"`` (all draws kept, F* multiplied by 1 / min abs(F*), the smallest
-      factor that reaches the margin) or ``"reject"`` (draws with abs(F*) < ``threshold`` are
-      discarded and F* multiplied by 1 / ``threshold``).  Rejection changes the input
-      distribution to the law of x conditioned on abs(F*(x)) >= threshold.
-    * ``n_drawn`` inputs were drawn in all; ``acceptance_rate`` is the fraction kept over all
-      draws (1 for ``"rescale"``).
-    """
-
-    X: torch.Tensor
-    y: torch.Tensor
-    f_star: torch.Tensor
-    target: Target
-    base_target: Target
-    method: str
-    scale: float
-    threshold: float | None
-    n_drawn: int
-    acceptance_rate: float
-    c_min: float
-    c_max: float
-    complexity: Complexity
-    base_complexity: Complexity
-
-    @property
-    def n(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def c0(self) -> float:
-        return self.c_max / self.c_min
-
-    @property
-    def label_balance(self) -> float:
-        """The fraction of samples labelled +1."""
-        return float((self.y > 0).double().mean())
-
-    @property
-    def margin(self) -> float:
-        """min_i y_i F*(x_i); at least 1 by construction."""
-        return float((self.y * self.f_star).min())
-
-
-_METHODS = ("rescale", "reject")
-
-
-def _check_values(f: torch.Tensor) -> None:
-    if not bool(torch.isfinite(f).all()):
-        raise ValueError("target: F* is not finite on some samples")
-
-
-def _scale_to_margin(target: Target, X: torch.Tensor, s: float) -> tuple[Target, torch.Tensor, float]:
-    """Scale ``target`` by s or, where rounding leaves some s abs(F*) a hair below 1, a few ulps more."""
-    for _ in range(64):
-        scaled = target.scaled(s)
-        f = scaled(X)
-        if bool((f.abs() >= 1).all()):
-            return scaled, f, s
-        s = math.nextafter(s, math.inf) * (1 + 2 * sys.float_info.epsilon)
-    raise RuntimeError("could not reach the margin abs(F*) >= 1 by rescaling (rounding)")
-
-
-def labelled_data(target: Target, n: int, *, c_min: float = 1.0, c_max: float = 1.0,
-                  method: str = "rescale", threshold: float | None = None,
-                  max_draws: int | None = None, generator: torch.Generator | None = None,
-                  seed: int | None = None, dtype: torch.dtype = DEFAULT_DTYPE,
-                  device: str | torch.device | None = None, c1: float = 100.0) -> LabelledData:
-    """n labelled samples (x_i, y_i = sign F*(x_i)) with the margin y_i F*(x_i) >= 1 of Theorem 2.
-
-    Inputs come from :func:`sample_sequences` with norms in [c_min, c_max].  ``method``:
-
-    * ``"rescale"``: draw n inputs, multiply F* by s = 1 / min_i abs(F*(x_i)).  A sample with
-      F*(x_i) = 0 has no label and is a ``ValueError``.  ``threshold`` must be None.
-    * ``"reject"``: draw inputs in batches, keep those with abs(F*) >= ``threshold`` (default 1)
-      until n are kept, then multiply F* by 1 / threshold.  ``max_draws`` (default
-      max(100 n, 100000)) caps the number of draws; reaching it raises ``RuntimeError`` with the
-      acceptance rate seen.  A threshold above the majorant bound on sup abs(F*) (so that no
-      sample can ever be accepted) is a ``ValueError`` before anything is drawn.
-
-    A target that is identically zero is a ``ValueError``.  The complexities use C0 = c_max / c_min
-    and ``c1`` (eq. (12) only).  See :class:`LabelledData`."""
-    if not isinstance(target, (AdditiveTarget, NVariableTarget)):
-        raise TypeError(f"target must be an AdditiveTarget or NVariableTarget, got {type(target).__name__}")
-    n = check_int(n, name="n", minimum=1)
-    c_min, c_max = _check_norm_range(c_min, c_max)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    c1 = check_real(c1, name="c1", positive=True)
-    sup = target.sup_bound()
-    if sup == 0:
-        raise ValueError("target: F* is identically zero (every psi vanishes on the range of its "
-                         "argument), so sign(F*) labels nothing")
-    gen = _generator(generator, seed, device)
-
-    def draw(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        X = sample_sequences(k, target.L, target.d, c_min=c_min, c_max=c_max, generator=gen,
-                             dtype=dtype)
-        f = target(X)
-        _check_values(f)
-        return X, f
-
-    if method == "rescale":
-        if threshold is not None:
-            raise ValueError("threshold applies to method='reject' only")
-        if max_draws is not None:
-            raise ValueError("max_draws applies to method='reject' only")
-        X, f = draw(n)
-        absf = f.abs()
-        zero = torch.nonzero(absf == 0)
-        if zero.numel():
-            raise ValueError(f"target: F*(x_i) = 0 for sample i = {int(zero[0])}; sign(F*) gives no "
-                             "label and no rescaling reaches the margin (use method='reject')")
-        s0 = 1.0 / float(absf.min())
-        if not math.isfinite(s0):
-            raise ValueError("target: min abs(F*) is so small that 1 / min abs(F*) overflows float64")
-        n_drawn, rate, thr = n, 1.0, None
-    else:
-        thr = 1.0 if threshold is None else check_real(threshold, name="threshold", positive=True)
-        if thr > sup:
-            raise ValueError(f"threshold = {thr:g} exceeds the bound {sup:.6g} on sup abs(F*) (sum of "
-                             "the majorants psi~(norm(beta))): rejection would accept nothing")
-        max_draws = (max(100 * n, 100_000) if max_draws is None
-                     else check_int(max_draws, name="max_draws", minimum=1))
-        batch = max(n, 1024)
-        kept_X: list[torch.Tensor] = []
-        kept_f: list[torch.Tensor] = []
-        kept = drawn = 0
-        while kept < n:
-            if drawn >= max_draws:
-                rate = kept / drawn
-                raise RuntimeError(
-                    f"rejection sampling kept {kept} of the {drawn} draws allowed by max_draws "
-                    f"(acceptance rate {rate:.3g}); n = {n} needs about "
-                    f"{'infinitely many' if kept == 0 else f'{n / rate:.3g}'} draws. Lower the "
-                    "threshold, raise max_draws, or use method='rescale'")
-            k = min(batch, max_draws - drawn)
-            X, f = draw(k)
-            drawn += k
-            ok = f.abs() >= thr
-            kept += int(ok.sum())
-            kept_X.append(X[ok])
-            kept_f.append(f[ok])
-        X, f = torch.cat(kept_X)[:n], torch.cat(kept_f)[:n]
-        n_drawn, rate = drawn, kept / drawn
-        s0 = 1.0 / thr
-
-    c0 = c_max / c_min
-    if s0 == 1.0:
-        scaled, f_scaled, s = target, f, 1.0
-        if not bool((f.abs() >= 1).all()):  # pragma: no cover - threshold 1 accepts abs(F*) >= 1 only
-            raise RuntimeError("margin not reached")
-    else:
-        scaled, f_scaled, s = _scale_to_margin(target, X, s0)
-    y = torch.sign(f)
-    return LabelledData(
-        X=X, y=y, f_star=f_scaled, target=scaled, base_target=target, method=method, scale=s,
-        threshold=thr, n_drawn=n_drawn, acceptance_rate=rate, c_min=c_min, c_max=c_max,
-        complexity=scaled.complexity(c0, c1=c1), base_complexity=target.complexity(c0, c1=c1))
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class MarginSample:
-    """The first n inputs of a pool with abs(F*) >= t, t a quantile of abs(F*) over the pool.
-
-    ``index`` (n,): positions in the pool, increasing (so the samples of two sizes are nested);
-    ``f_star`` (n,): F*/t there, with abs(F*/t) >= 1 (Theorem 2's margin); ``target``: F*/t;
-    ``threshold``: t."""
-
-    index: torch.Tensor
-    f_star: torch.Tensor
-    target: Target
-    threshold: float
-
-
-def margin_sample(target: Target, X, n: int, *, quantile: float = 0.2) -> MarginSample:
-    """Theorem 2's margin y F* >= 1 on a pool ``X`` (N, L, d) by conditioning, not by rescaling to
-    the sample's minimum: t = the ``quantile`` of abs(F*) over the pool, keep the first n inputs
-    with abs(F*) >= t, and scale F* by 1/t.  Rescaling by 1 / min_i abs(F*(x_i)) (see
-    :func:`labelled_data`) makes the scale, and every quantity quadratic in F*, grow with n (the
-    minimum of n draws of a continuous law shrinks like 1/n); a fixed quantile does not.  The kept
-    inputs follow the law of x conditioned on abs(F*(x)) >= t, as with ``method="reject"``.  Too
-    few inputs above t in the pool is a ``ValueError``."""
-    if not isinstance(target, (AdditiveTarget, NVariableTarget)):
-        raise TypeError(f"target must be an AdditiveTarget or NVariableTarget, got {type(target).__name__}")
-    n = check_int(n, name="n", minimum=1)
-    q = check_real(quantile, name="quantile", nonnegative=True)
-    if q >= 1:
-        raise ValueError(f"quantile must lie in [0, 1), got {quantile}")
-    f = target(X)
-    _check_values(f)
-    t = float(torch.quantile(f.abs().to(torch.float64), q))
-    if t <= 0:
-        raise ValueError(f"the {q:g} quantile of abs(F*) over the pool is 0: no margin to condition on")
-    keep = torch.nonzero(f.abs() >= t)[:n, 0]
-    if keep.numel() < n:
-        raise ValueError(f"the pool holds {keep.numel()} inputs with abs(F*) >= t, fewer than n = {n}: "
-                         "draw a larger pool")
-    scaled = target.scaled(1 / t)
-    return MarginSample(keep, scaled(X[keep]), scaled, t)
 

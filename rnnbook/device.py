@@ -7,10 +7,8 @@ only used where a function says so and measures the error it causes.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
-from typing import Any
 
 import numpy as np
 import torch
@@ -70,104 +68,6 @@ def make_generator(seed: int, device: str | torch.device | None = None) -> torch
     return gen
 
 
-def as_tensor(
-    x: Any,
-    *,
-    name: str,
-    dtype: torch.dtype | None = DEFAULT_DTYPE,
-    device: str | torch.device | None = None,
-    finite: bool = True,
-) -> torch.Tensor:
-    """Convert a numpy array, torch tensor or nested sequence to a tensor.
-
-    ``dtype=None`` keeps a tensor's floating dtype (and makes other input float64).  ``device=None``
-    keeps a tensor where it is and puts other input on :func:`get_device`.  With ``finite`` a NaN or
-    infinite entry is a ``ValueError`` naming ``name``.
-    """
-    if isinstance(x, torch.Tensor):
-        t = x
-        if device is not None:
-            t = t.to(get_device(device))
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as exc:  # pragma: no cover - numpy's own message is kept
-            raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from exc
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-        t = torch.as_tensor(arr, device=get_device(device))
-    if t.is_complex():
-        raise TypeError(f"{name} must be real, got {t.dtype}")
-    if dtype is not None:
-        t = t.to(dtype)
-    elif not t.is_floating_point():
-        t = t.to(DEFAULT_DTYPE)
-    if finite and not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return t
-
-
-def check_sequences(X: Any, *, name: str = "X", L: int | None = None, d: int | None = None,
-                    dtype: torch.dtype | None = None,
-                    device: str | torch.device | None = None) -> torch.Tensor:
-    """A batch of input sequences as a finite tensor of shape (n, L, d) with n, L, d >= 1 (the
-    layout of the whole package); with ``L`` or ``d`` given, those must match.  ``dtype`` and
-    ``device`` as in :func:`as_tensor`."""
-    X = as_tensor(X, name=name, dtype=dtype, device=device)
-    if X.dim() != 3:
-        raise ValueError(f"{name} must have shape (n, L, d), got {tuple(X.shape)}")
-    if min(X.shape) < 1:
-        raise ValueError(f"{name} must have n, L, d >= 1, got shape {tuple(X.shape)}")
-    if L is not None and X.shape[1] != L:
-        raise ValueError(f"{name} has sequence length {X.shape[1]}, expected L={L}")
-    if d is not None and X.shape[2] != d:
-        raise ValueError(f"{name} has input dimension {X.shape[2]}, expected d={d}")
-    return X
-
-
-def check_real(value: Any, *, name: str, positive: bool = False, nonnegative: bool = False,
-               allow_inf: bool = False) -> float:
-    """Validate a real scalar argument and return it as float (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v) or (math.isinf(v) and not allow_inf):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    if nonnegative and not v >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return v
-
-
-def check_int(value: Any, *, name: str, minimum: int | None = None) -> int:
-    """Validate an integer argument (bools and integral floats are rejected: say what you mean)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    v = int(value)
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
-
-
-def check_positions(positions: Any, *, L: int, name: str = "positions", distinct: bool = True) -> list[int]:
-    """1-based sequence positions (an int or a sequence of ints) in 1..L, as a non-empty list;
-    repeated positions are an error when ``distinct``."""
-    if isinstance(positions, (int, np.integer)) and not isinstance(positions, bool):
-        positions = [positions]
-    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
-        raise TypeError(f"{name} must be an int or a sequence of ints (1-based)")
-    out = [check_int(p, name=name) for p in positions]
-    if not out:
-        raise ValueError(f"{name} must not be empty")
-    bad = [p for p in out if not 1 <= p <= L]
-    if bad:
-        raise ValueError(f"{name} must lie in 1..L = 1..{L} (1-based, as in the paper), got {bad}")
-    if distinct and len(set(out)) != len(out):
-        raise ValueError(f"{name} must be distinct, got {out}")
-    return out
-
-
 def describe() -> dict[str, str]:
     """Hardware and software facts for the status page and benchmark records."""
     info = {
@@ -183,3 +83,35 @@ def describe() -> dict[str, str]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    # "cuda" means the current CUDA device, which is what a bare torch.Generator("cuda") uses too.
+    return a.type == "cpu" or (a.index or 0) == (b.index or 0)
+
+
+def resolve_generator(generator: torch.Generator | None, seed: int | None,
+               device: str | torch.device | None) -> torch.Generator:
+    """The generator to draw from: ``generator`` as given, or a fresh one seeded with ``seed``."""
+    if generator is not None and seed is not None:
+        raise ValueError("pass either generator or seed, not both")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        if device is not None and not _same_device(get_device(device), generator.device):
+            raise ValueError(f"device {device!r} differs from the generator's device "
+                             f"{generator.device}; draw on the generator's device")
+        return generator
+    if seed is None:
+        # Every draw in the book is reproducible, so an unseeded draw is a mistake, not a default.
+        raise TypeError("pass generator= or seed=: samples and random targets are always seeded")
+    return make_generator(seed, device)
+
+
+def unit_vectors(shape: tuple[int, ...], d: int, gen: torch.Generator,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """Directions uniform on the sphere S^{d-1}: normalised standard Gaussians (rotation invariant)."""
+    g = torch.randn(*shape, d, generator=gen, device=gen.device, dtype=dtype)
+    return g / torch.linalg.vector_norm(g, dim=-1, keepdim=True)

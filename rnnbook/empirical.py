@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .device import check_int, get_device, make_generator
+from .checks import check_int
+from .device import get_device, make_generator
 from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
-from .sweep import progress_bar
+from .runtime import progress_bar
 
 
 def hidden_states(params: RNNParams, X) -> torch.Tensor:

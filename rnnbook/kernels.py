@@ -33,7 +33,7 @@ from typing import NamedTuple
 import mpmath
 import torch
 
-from .device import as_tensor, check_int, check_real
+from .checks import as_tensor, check_int, check_real
 from .model import check_inputs, get_init
 
 # |rho| may exceed 1 by rounding (S_ij / sqrt(S_ii S_jj) with i ~ j); anything further out is a bug
@@ -65,12 +65,6 @@ def kappa(rho) -> torch.Tensor:
     (values outside by more than 1e-12 are a ``ValueError``; rounding excursions are clipped)."""
     rho = as_tensor(rho, name="rho").clone()
     return _kappa_(_clip_rho(rho, "rho"))
-
-
-def kappa_prime(rho) -> torch.Tensor:
-    """d kappa / d rho = (pi - arccos rho) / pi, in [0, 1]: kappa is 1-Lipschitz on [-1, 1]."""
-    rho = as_tensor(rho, name="rho").clone()
-    return (math.pi - torch.arccos(_clip_rho(rho, "rho"))) / math.pi
 
 
 # --------------------------------------------------------------------------- Hermite coefficients

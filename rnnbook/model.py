@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import torch
 
-from .device import DEFAULT_DTYPE, check_int, check_sequences, get_device
+from .checks import check_int, check_sequences
+from .device import DEFAULT_DTYPE, get_device
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import torch
 
-from .device import as_tensor, check_int, check_real
+from . import linalg
+from .checks import as_tensor, check_int, check_real
+from .linalg import dominance_constant, inverse_quadratic_form
 from .series import PowerSeries
 
 Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -21,57 +23,6 @@ Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # ----------------------------------------------------------------------------------------------
 # Matrices.
-
-
-def check_symmetric(M, *, name: str = "M") -> torch.Tensor:
-    """A float64 square symmetric matrix (up to rounding), or a ValueError naming ``name``."""
-    M = as_tensor(M, name=name, dtype=None)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {tuple(M.shape)}")
-    if M.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty")
-    scale = M.abs().max()
-    eps = torch.finfo(M.dtype).eps
-    # A Gram matrix built entry by entry (or by X @ X.T with blocked BLAS) is symmetric only up to
-    # a few ulps per entry; anything beyond a generous multiple of that is a wrong input.
-    if (M - M.T).abs().max() > 64 * eps * scale * M.shape[0] ** 0.5:
-        raise ValueError(f"{name} is not symmetric (max |M - M^T| = {(M - M.T).abs().max():.3g})")
-    return (M + M.T) / 2
-
-
-def psd_tolerance(M: torch.Tensor) -> float:
-    """n * eps * ||M||_2: the rounding error of a computed eigenvalue of symmetric M."""
-    eps = torch.finfo(M.dtype).eps
-    return float(M.shape[0] * eps * torch.linalg.matrix_norm(M, ord=2))
-
-
-@dataclasses.dataclass(frozen=True)
-class PSDCheck:
-    """The smallest eigenvalue of a symmetric matrix against its rounding tolerance."""
-
-    min_eigenvalue: float
-    tolerance: float
-
-    @property
-    def is_psd(self) -> bool:
-        return self.min_eigenvalue >= -self.tolerance
-
-    @property
-    def margin(self) -> float:
-        """min eigenvalue / tolerance: below -1 is a certified failure of PSD."""
-        return self.min_eigenvalue / self.tolerance if self.tolerance > 0 else float("inf")
-
-
-def psd_check(M, *, name: str = "M") -> PSDCheck:
-    """Smallest eigenvalue of symmetric ``M`` with its tolerance (see module docstring)."""
-    S = check_symmetric(M, name=name)
-    lam = torch.linalg.eigvalsh(S)
-    return PSDCheck(float(lam[0]), psd_tolerance(S))
-
-
-def is_psd(M, *, name: str = "M") -> bool:
-    """True when ``M`` is positive semidefinite up to rounding (Proposition 2.1's conclusion)."""
-    return psd_check(M, name=name).is_psd
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,11 +88,11 @@ def sphere(n: int, d: int, *, generator: torch.Generator, dtype=torch.float64) -
 
 
 def min_eigenvalues(kernel: Kernel, *, n: int, d: int, trials: int,
-                    generator: torch.Generator) -> list[PSDCheck]:
+                    generator: torch.Generator) -> list[linalg.PSDCheck]:
     """PSD checks of the Gram matrices of ``kernel`` on ``trials`` random point sets (n points on
     the unit sphere of R^d each): Proposition 2.1 says a PD kernel passes every one."""
     trials = check_int(trials, name="trials", minimum=1)
-    return [psd_check(gram(kernel, sphere(n, d, generator=generator)), name="Gram matrix")
+    return [linalg.psd_check(gram(kernel, sphere(n, d, generator=generator)), name="Gram matrix")
             for _ in range(trials)]
 
 
@@ -196,7 +147,6 @@ def prop24_trial(*, n: int, d: int, p: int, alpha: float, ridge: float,
 
     ``ridge > 0`` keeps M invertible when n exceeds dim Sym^p(R^d) = binom(d+p-1, p), the rank of
     K_p."""
-    from .bounds import dominance_constant, inverse_quadratic_form
 
     alpha = check_real(alpha, name="alpha", positive=True)
     ridge = check_real(ridge, name="ridge", positive=True)

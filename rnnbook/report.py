@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from .verdicts import Verdict
+
 
 def plain(value):
     """A numpy scalar as the equivalent Python number (glue formats Python numbers)."""
@@ -40,8 +42,6 @@ def verdict(key: str, decision) -> None:
     "What we found" table. Only a Verdict is accepted, so no
     verdict word reaches a chapter except through a tested rule of :mod:`rnnbook.verdicts`; the
     verdict is also recorded in :data:`VERDICTS` (key -> Verdict) for the chapter's own use."""
-    from .verdicts import Verdict
-
     if not isinstance(decision, Verdict):
         raise TypeError(f"decision must be a rnnbook.verdicts.Verdict, got {type(decision).__name__}")
     if not isinstance(key, str) or not key.startswith("v_") or key.endswith(BRIEF):

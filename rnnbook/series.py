@@ -25,7 +25,7 @@ import mpmath
 import numpy as np
 import torch
 
-from .device import check_int, check_real
+from .checks import check_int, check_real
 
 MP_DPS = 40  # working precision of coefficient arithmetic, in decimal digits
 # A private context, so that importing rnnbook leaves mpmath's global precision alone.

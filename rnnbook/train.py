@@ -32,23 +32,21 @@ prefix of a longer one) or the device; :func:`run_stream` returns exactly what r
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import concepts
-from .device import as_tensor, check_int, check_real, check_sequences, get_device, make_generator
-from .kernels import ntk
+from . import runtime
+from .checks import as_tensor, check_int, check_real, check_sequences
+from .data import DataSource, _check_labels, _check_source
+from .device import get_device, make_generator
+from .empirical import backward_vectors
 from .model import RNNParams, check_inputs, forward, get_init, init_params
-from .posdef import psd_tolerance
-from .sweep import progress_bar
+from .runtime import progress_bar
 
 #: The two losses: ``"final"`` l(y f(W, x)) of eqs. (15)-(16), ``"labelling"`` sum_l l(y_l f_l) of
 #: Remark 3.2 (f_l = B^T h_l, one label per position).
@@ -95,18 +93,6 @@ def _check_loss(loss) -> str:
     return loss
 
 
-def _check_labels(y, shape: tuple[int, ...], *, name: str = "y", dtype=torch.float64,
-                  device=None) -> torch.Tensor:
-    """Labels as a float tensor of ``shape`` with every entry -1 or +1; else a ValueError."""
-    y = as_tensor(y, name=name, dtype=dtype, device=device)
-    if tuple(y.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(y.shape)}")
-    if not bool(((y == 1) | (y == -1)).all()):
-        bad = y[(y != 1) & (y != -1)][:3].tolist()
-        raise ValueError(f"{name} must hold labels in {{-1, +1}}, got values such as {bad}")
-    return y
-
-
 def _labels_for(params: RNNParams, X: torch.Tensor, y, loss: str) -> torch.Tensor:
     n, L, _ = X.shape
     shape = (n,) if loss == "final" else (n, L)
@@ -144,25 +130,23 @@ def gradient(params: RNNParams, x, y, *, loss: str = "final") -> torch.Tensor:
     X, y, loss = _prepare(params, x, y, loss)
     n, L, _ = X.shape
     _, states = forward(params, X, return_states=True)
-    h, D = states.h, states.D.to(params.dtype)
-    B = params.B
+    h, B = states.h, params.B
     if loss == "final":
-        f = h[L] @ B
-        g = -y * torch.sigmoid(-y * f) / n  # d l(y f) / d f, over n
-        gl = None
+        # l(y f) depends on W through f only: e_l = l'(y f) y delta_l, delta_l of Theorem 6.
+        g = -y * torch.sigmoid(-y * (h[L] @ B)) / n
+        E = backward_vectors(params, X, states=states).mul_(g[:, None])
     else:
-        f = h[1:] @ B  # (L, n)
+        # Backpropagation through time with a loss at every position: e_l gets g_l B directly.
         Y = y.T
-        gl = -Y * torch.sigmoid(-Y * f) / n
-        g = gl[L - 1]
-    E = torch.empty((L, n, params.m), dtype=params.dtype, device=params.device)
-    torch.mul(g[:, None], B, out=E[L - 1])
-    E[L - 1].mul_(D[L - 1])
-    for l in range(L - 2, -1, -1):
-        torch.mm(E[l + 1], params.W, out=E[l])
-        if gl is not None:
+        gl = -Y * torch.sigmoid(-Y * (h[1:] @ B)) / n  # (L, n)
+        D = states.D.to(params.dtype)
+        E = torch.empty((L, n, params.m), dtype=params.dtype, device=params.device)
+        torch.mul(gl[L - 1][:, None], B, out=E[L - 1])
+        E[L - 1].mul_(D[L - 1])
+        for l in range(L - 2, -1, -1):
+            torch.mm(E[l + 1], params.W, out=E[l])
             E[l].addcmul_(gl[l][:, None], B[None, :])
-        E[l].mul_(D[l])
+            E[l].mul_(D[l])
     return E.reshape(L * n, -1).T @ h[:L].reshape(L * n, -1)
 
 
@@ -190,262 +174,6 @@ def _margins(params, X, y, loss):
 
 # ----------------------------------------------------------------------------------------------
 # Data sources.
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class DataSource:
-    """Where Algorithm 1's samples come from.
-
-    ``draw(k, generator)`` returns k labelled samples, float64 on the CPU: X (k, L, d) and y (k,)
-    in {-1, +1}, or (k, L) for a per-position (``labelling``) source.  ``kind`` is
-    ``"population"`` (fresh draws) or ``"finite"`` (a fixed set, sampled with replacement).
-    ``test`` is the source test sets are drawn from (the population itself, a finite source's
-    population when known, else None); ``target`` the F* (or tuple of F*_l) labelling it (for
-    :func:`population_margin`, F*/t, which meets y F*/t >= 1 on every sample)."""
-
-    L: int
-    d: int
-    labelling: bool
-    kind: str
-    draw: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
-    test: DataSource | None = None
-    target: Any = None
-    n: int | None = None
-    description: str = ""
-    #: For :func:`population_margin`: the threshold t on abs(F*) and the quantile q it estimates.
-    threshold: float | None = None
-    quantile: float | None = None
-
-    def sample(self, n: int, *, seed: int | None = None,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """n samples (X, y) from a CPU generator (or one seeded with ``seed``), float64 on the CPU."""
-        n = check_int(n, name="n", minimum=1)
-        if (seed is None) == (generator is None):
-            raise TypeError("pass exactly one of seed= and generator=")
-        gen = make_generator(seed, "cpu") if generator is None else generator
-        if gen.device.type != "cpu":
-            raise ValueError(f"generator must be a CPU generator, got one on {gen.device}")
-        return self.draw(n, gen)
-
-
-def _check_target(target, name="target"):
-    if not isinstance(target, (concepts.AdditiveTarget, concepts.NVariableTarget)):
-        raise TypeError(f"{name} must be an AdditiveTarget or NVariableTarget, got {type(target).__name__}")
-    return target
-
-
-def _signs(f: torch.Tensor, what: str) -> torch.Tensor:
-    if not bool(torch.isfinite(f).all()):
-        raise ValueError(f"{what}: F* is not finite on some samples")
-    # sign F*; the null set F* = 0 (excluded by Theorem 2's margin) is labelled +1.
-    return torch.where(f >= 0, 1.0, -1.0).to(torch.float64)
-
-
-def _norm_range(c_min, c_max):
-    c_min = check_real(c_min, name="c_min", positive=True)
-    c_max = check_real(c_max, name="c_max", positive=True)
-    if c_min > c_max:
-        raise ValueError(f"c_min must be <= c_max, got c_min={c_min} > c_max={c_max}")
-    return c_min, c_max
-
-
-def population(target, *, c_min: float = 1.0, c_max: float = 1.0) -> DataSource:
-    """A distribution D without a margin: x from :func:`rnnbook.concepts.sample_sequences` (norms in
-    [c_min, c_max]), y = sign F*(x).  Rescaling F* changes no label, so any positive multiple of the
-    target gives the same source -- but no multiple meets Theorem 2's hypothesis y F*(x) >= 1 for
-    every sample: abs(F*(x)) takes values arbitrarily close to 0 under this law, so inf y s F* = 0
-    for every s.  (On a finite sample the scale s = 1 / min_i abs(F*(x_i)) does it, and grows
-    with the sample size; the complexity C* of that scaled target is then only a lower bound on
-    what the law needs, which is infinite.)  For a law that meets the hypothesis see
-    :func:`population_margin`."""
-    target = _check_target(target)
-    c_min, c_max = _norm_range(c_min, c_max)
-    L, d = target.L, target.d
-
-    def draw(k, gen):
-        X = concepts.sample_sequences(k, L, d, c_min=c_min, c_max=c_max, generator=gen)
-        return X, _signs(target(X), "target")
-
-    src = DataSource(L, d, False, "population", draw, target=target,
-                     description=f"population, norms in [{c_min:g}, {c_max:g}]")
-    object.__setattr__(src, "test", src)  # test sets come from the population itself
-    return src
-
-
-#: Inputs drawn to estimate the threshold of :func:`population_margin` (its quantile's coverage
-#: then has standard deviation sqrt(q (1 - q) / 2^16) < 0.002).
-MARGIN_POOL = 1 << 16
-
-
-def margin_threshold(target, quantile: float, *, c_min: float = 1.0, c_max: float = 1.0,
-                     pool: int = MARGIN_POOL, seed: int = 0) -> float:
-    """t = the ``quantile`` q of abs(F*(x)) under the input law of :func:`population`, estimated on
-    ``pool`` inputs drawn with ``seed`` (float64, CPU).  P(abs(F*) >= t) is then 1 - q up to the
-    estimate's error, of standard deviation about sqrt(q (1 - q) / pool)."""
-    target = _check_target(target)
-    q = check_real(quantile, name="quantile", positive=True)
-    if q >= 1:
-        raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
-    c_min, c_max = _norm_range(c_min, c_max)
-    pool = check_int(pool, name="pool", minimum=2)
-    seed = check_int(seed, name="seed", minimum=0)
-    gen = make_generator(seed, "cpu")
-    # In blocks of 2^14 inputs, so that memory stays small at any L.
-    f = torch.cat([target(concepts.sample_sequences(min(1 << 14, pool - s), target.L, target.d, c_min=c_min,
-                                                    c_max=c_max, generator=gen)).abs()
-                   for s in range(0, pool, 1 << 14)])
-    if not bool(torch.isfinite(f).all()):
-        raise ValueError("target: F* is not finite on some pool inputs")
-    t = float(torch.quantile(f, q))
-    if t <= 0:
-        raise ValueError(f"the {q:g} quantile of abs(F*) is 0: no margin to condition on")
-    return t
-
-
-def rejection_sample(target, threshold: float, k: int, generator: torch.Generator, *,
-                     c_min: float = 1.0, c_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """k draws of the law of x conditioned on abs(F*(x)) >= ``threshold``, by rejection: inputs of
-    :func:`rnnbook.concepts.sample_sequences` are drawn from ``generator`` in batches of k and kept
-    when abs(F*) >= threshold, until k are kept.  Returns X (k, L, d), y = sign F* (k,) (float64,
-    CPU) and the number of candidates drawn up to and including the k-th kept one (so
-    k / drawn estimates the acceptance probability P(abs(F*) >= threshold)).  A ``ValueError`` when
-    more than 1000 k candidates give fewer than k kept ones (a threshold near or above sup abs(F*))."""
-    target = _check_target(target)
-    threshold = check_real(threshold, name="threshold", positive=True)
-    k = check_int(k, name="k", minimum=1)
-    c_min, c_max = _norm_range(c_min, c_max)
-    kept, got, drawn = [], 0, 0
-    while got < k:
-        X = concepts.sample_sequences(k, target.L, target.d, c_min=c_min, c_max=c_max, generator=generator)
-        f = target(X)
-        if not bool(torch.isfinite(f).all()):
-            raise ValueError("target: F* is not finite on some samples")
-        idx = torch.nonzero(f.abs() >= threshold)[:, 0]
-        need = k - got
-        if idx.numel() >= need:
-            drawn += int(idx[need - 1]) + 1
-            idx = idx[:need]
-        else:
-            drawn += k
-        kept.append((X[idx], f[idx]))
-        got += idx.numel()
-        if got < k and drawn >= 1000 * k:
-            raise ValueError(f"only {got} of {drawn} candidates have abs(F*) >= threshold = {threshold:g}: "
-                             "the threshold is near or above sup abs(F*)")
-    X = torch.cat([x for x, _ in kept])
-    f = torch.cat([v for _, v in kept])
-    return X, torch.where(f > 0, 1.0, -1.0).to(torch.float64), drawn
-
-
-def population_margin(target, *, quantile: float, c_min: float = 1.0, c_max: float = 1.0,
-                      pool: int = MARGIN_POOL, seed: int = 0) -> DataSource:
-    """Theorem 2's hypothesis as a law: x as in :func:`population` conditioned on abs(F*(x)) >= t,
-    t the ``quantile`` q of abs(F*) (:func:`margin_threshold` on ``pool`` inputs drawn with
-    ``seed``), y = sign F*(x).  The source's ``target`` is F*/t, in the same class as F* (its
-    psi scaled by 1/t), with y F*(x)/t >= 1 on every sample: the margin holds with probability 1,
-    not just on a finite sample, and C* of F*/t is the complexity the theorem charges.  Samples
-    come by :func:`rejection_sample` (acceptance probability 1 - q); test sets from the same
-    conditioned law.  The stream version of :func:`rnnbook.concepts.margin_sample`."""
-    target = _check_target(target)
-    t = margin_threshold(target, quantile, c_min=c_min, c_max=c_max, pool=pool, seed=seed)
-    c_min, c_max = _norm_range(c_min, c_max)
-
-    def draw(k, gen):
-        X, y, _ = rejection_sample(target, t, k, gen, c_min=c_min, c_max=c_max)
-        return X, y
-
-    src = DataSource(target.L, target.d, False, "population", draw, target=target.scaled(1 / t),
-                     description=f"population conditioned on abs(F*) >= t = {t:.4g} (the {quantile:g} "
-                                 f"quantile), norms in [{c_min:g}, {c_max:g}]",
-                     threshold=t, quantile=float(quantile))
-    object.__setattr__(src, "test", src)
-    return src
-
-
-def _positions(target) -> set[int]:
-    if isinstance(target, concepts.NVariableTarget):
-        return set(target.positions)
-    return {t.position for t in target.terms}
-
-
-def population_labelling(targets: Sequence, *, c_min: float = 1.0, c_max: float = 1.0) -> DataSource:
-    """Remark 3.2's per-position labels: x as in :func:`population`, y_l = sign F*_l(x) for
-    l = 1..L, from a list of L targets.  Target l may only read X_1..X_l: either its length is l
-    (it is evaluated on the prefix x_{1..l}) or it is L and every position it reads is <= l."""
-    if isinstance(targets, (str, bytes)) or not isinstance(targets, Sequence):
-        raise TypeError("targets must be a sequence of L targets (one per position)")
-    targets = tuple(_check_target(t, name=f"targets[{k}]") for k, t in enumerate(targets))
-    L = len(targets)
-    if L == 0:
-        raise ValueError("targets must not be empty")
-    c_min, c_max = _norm_range(c_min, c_max)
-    d = targets[0].d
-    prefix = []
-    for l, t in enumerate(targets, start=1):
-        if t.d != d:
-            raise ValueError(f"targets[{l - 1}] has d = {t.d}, targets[0] has d = {d}")
-        if t.L == l and l != L:
-            prefix.append(True)
-        elif t.L == L:
-            late = sorted(p for p in _positions(t) if p > l)
-            if late:
-                raise ValueError(f"targets[{l - 1}] (position {l}) reads X at positions {late}: "
-                                 f"target l may only read X_1..X_l")
-            prefix.append(False)
-        else:
-            raise ValueError(f"targets[{l - 1}] has L = {t.L}; target l must have L = l ({l}) or "
-                             f"L = len(targets) ({L})")
-
-    def draw(k, gen):
-        X = concepts.sample_sequences(k, L, d, c_min=c_min, c_max=c_max, generator=gen)
-        y = torch.stack([_signs(t(X[:, :l] if pre else X), f"targets[{l - 1}]")
-                         for l, (t, pre) in enumerate(zip(targets, prefix, strict=True), start=1)],
-                        dim=1)
-        return X, y
-
-    src = DataSource(L, d, True, "population", draw, target=targets,
-                     description=f"per-position population, norms in [{c_min:g}, {c_max:g}]")
-    object.__setattr__(src, "test", src)
-    return src
-
-
-def finite(data, *, test: DataSource | None = None) -> DataSource:
-    """A finite training set sampled uniformly with replacement (Algorithm 1's "randomly sample
-    (x_t, y_t) from the data set").  ``data``: a :class:`rnnbook.concepts.LabelledData` or a
-    tuple (X, y) with X (n, L, d) and y (n,) -- or (n, L) for per-position labels -- in {-1, +1}.
-
-    Test sets come from ``test`` if given, else, for LabelledData drawn with ``method="rescale"``,
-    from the population of its target (``method="reject"`` conditions the inputs on abs(F*) >=
-    threshold, a law :func:`population` does not reproduce: pass ``test`` explicitly), else none."""
-    target = None
-    if isinstance(data, concepts.LabelledData):
-        X = data.X.detach().to("cpu", torch.float64)
-        y = _check_labels(data.y.detach().to("cpu"), (X.shape[0],), name="data.y", device="cpu")
-        target = data.target
-        if test is None and data.method == "rescale":
-            test = population(data.target, c_min=data.c_min, c_max=data.c_max)
-    elif isinstance(data, tuple) and len(data) == 2:
-        X = check_sequences(data[0], name="X", dtype=torch.float64, device="cpu")
-        n, L, _ = X.shape
-        yy = as_tensor(data[1], name="y", dtype=torch.float64, device="cpu")
-        y = _check_labels(yy, (n,) if yy.dim() <= 1 else (n, L), device="cpu")
-    else:
-        raise TypeError(f"data must be LabelledData or a tuple (X, y), got {type(data).__name__}")
-    n, L, d = X.shape
-    labelling = y.dim() == 2
-    if test is not None:
-        if not isinstance(test, DataSource):
-            raise TypeError(f"test must be a DataSource, got {type(test).__name__}")
-        if (test.L, test.d, test.labelling) != (L, d, labelling):
-            raise ValueError(f"test gives (L, d, labelling) = {(test.L, test.d, test.labelling)}, the "
-                             f"data {(L, d, labelling)}")
-
-    def draw(k, gen):
-        idx = torch.randint(n, (k,), generator=gen)
-        return X[idx], y[idx]
-
-    return DataSource(L, d, labelling, "finite", draw, test=test, target=target, n=n,
-                      description=f"finite set of n = {n}, sampled with replacement")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,12 +236,6 @@ def run_stream(source: DataSource, *, m: int, steps: int, init: str = "algorithm
                        init=p.init, L=p.L)
     return (params, torch.cat(Xs)[:steps].to(device=dev, dtype=dtype),
             torch.cat(ys)[:steps].to(device=dev, dtype=dtype))
-
-
-def _check_source(source):
-    if not isinstance(source, DataSource):
-        raise TypeError(f"source must be a DataSource (population(...), population_labelling(...) or "
-                        f"finite(...)), got {type(source).__name__}")
 
 
 def _device_dtype(device, dtype):
@@ -621,23 +343,6 @@ class _Trainer:
             for l in range(L - 1, 0, -1):
                 ev[l - 1].baddbmm_(ev[l], W).mul_(Dv[l - 1])
         W.baddbmm_(self.ET, self.Hprev, alpha=-self.eta)
-
-
-@contextlib.contextmanager
-def cpu_threads(dev: torch.device, threads: int | None):
-    """Run the body with ``threads`` CPU threads (None: torch's setting) when ``dev`` is the CPU,
-    restoring torch's setting afterwards.  Training is a chain of matrix-vector products, too small
-    to gain from threads; on an oversubscribed machine a second spinning OpenMP thread made steps
-    tens of times slower."""
-    if dev.type != "cpu" or threads is None or threads == torch.get_num_threads():
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _batched_margins(W, A, B, M0, X, y, labelling):
@@ -802,7 +507,7 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
         rec[3, :, i] = torch.linalg.vector_norm((W - W0).flatten(1), dim=1).to(acc)
         loss_sum.zero_()
 
-    with cpu_threads(dev, threads):
+    with runtime.cpu_threads(dev, threads):
         t0 = time.perf_counter()
         record(0, 0, 0)
         k = 0
@@ -851,48 +556,6 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
 # The step size in function space, the literal loop, and Algorithm 1's infinite-width limit.
 
 
-def ntk_diagonal(L: int, d: int, *, init: str) -> float:
-    """Hbar = H(x, x) of :func:`rnnbook.kernels.ntk` for a unit-norm sequence (the same for all of
-    them): sum_l F^l_ii K^{l-1}_ii = L/2 + a L (L - 1)/4, a = 1/L^3 (Section 3) or 1 (Algorithm 1).
-    One step of Algorithm 1 moves f(x_t) by about eta l' Hbar, so eta = s / Hbar fixes the step in
-    function space (s) across lengths and initialisations."""
-    L = check_int(L, name="L", minimum=1)
-    d = check_int(d, name="d", minimum=1)
-    X = concepts.sample_sequences(1, L, d, c_min=1.0, c_max=1.0, seed=0, device="cpu")
-    return float(ntk(X, init=init)[0, 0])
-
-
-def kernel_sgd(H_stream, H_test, y, eta: float, f0_stream, f0_test) -> tuple[torch.Tensor, torch.Tensor]:
-    """Algorithm 1 for the linearised network f(x) = f_0(x) + <grad f_0(x), W - W_0> with the
-    gradients' inner products replaced by a kernel H: online logistic SGD in function space,
-
-        f_t(x) = f_0(x) + sum_{s<t} a_s H(x, x_s),   a_t = -eta l'(y_t f_t(x_t)) y_t,
-
-    with ``H_stream`` (n, n) = H(x_s, x_t) over the stream (repeats allowed), ``H_test`` (k, n),
-    labels ``y`` (n,) and the initial outputs ``f0_stream`` (n,), ``f0_test`` (k,).  Returns the
-    coefficients a (n,) and the test outputs f_n (k,); the linearised network moved W by
-    ||W_n - W_0||_F = sqrt(a^T H a) (H the empirical NTK; with the infinite-width one, its limit)."""
-    eta = check_real(eta, name="eta", positive=True)
-    H_stream = as_tensor(H_stream, name="H_stream", dtype=torch.float64, device="cpu")
-    if H_stream.ndim != 2 or H_stream.shape[0] != H_stream.shape[1]:
-        raise ValueError(f"H_stream must be a square (n, n) matrix, got shape {tuple(H_stream.shape)}")
-    n = H_stream.shape[0]
-    y = _check_labels(as_tensor(y, name="y", dtype=torch.float64, device="cpu"), (n,), device="cpu")
-    f0_stream = as_tensor(f0_stream, name="f0_stream", dtype=torch.float64, device="cpu")
-    H_test = as_tensor(H_test, name="H_test", dtype=torch.float64, device="cpu")
-    f0_test = as_tensor(f0_test, name="f0_test", dtype=torch.float64, device="cpu")
-    if f0_stream.shape != (n,):
-        raise ValueError(f"f0_stream must have shape ({n},), got {tuple(f0_stream.shape)}")
-    if H_test.ndim != 2 or H_test.shape[1] != n or f0_test.shape != (H_test.shape[0],):
-        raise ValueError(f"H_test must be (k, {n}) and f0_test (k,), got {tuple(H_test.shape)} and "
-                         f"{tuple(f0_test.shape)}")
-    a = torch.zeros(n, dtype=torch.float64)
-    for t in range(n):
-        z = y[t] * (f0_stream[t] + H_stream[t, :t] @ a[:t])
-        a[t] = eta * y[t] * torch.sigmoid(-z)
-    return a, f0_test + H_test @ a
-
-
 def algorithm1_loop(params, X, y, eta: float):
     """Algorithm 1 written literally, one sample at a time through :func:`gradient`:
     W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`sgd`
@@ -921,7 +584,7 @@ def train_on_stream(params: RNNParams, X, y, eta: float) -> RNNParams:
     trainer = _Trainer(W, params.A[None], params.B[None], params.M0[None], eta, False)
     yv = ys.reshape(1, n, 1, 1)
     z = torch.empty((1, n, 1, 1), dtype=params.dtype, device=params.device)
-    with cpu_threads(params.device, 1):
+    with runtime.cpu_threads(params.device, 1):
         for t in range(n):
             trainer.step(Xs[None, t], yv[:, t], -yv[:, t], z[:, t])
     return params.replace(W=W[0])
@@ -946,59 +609,3 @@ def final_margins(result: TrainResult, X, y) -> torch.Tensor:
 # The kernel-regression baseline.
 
 
-@dataclasses.dataclass(frozen=True)
-class NTKPrediction:
-    """Kernel regression with the infinite-width NTK: predictions f(x) = H(x, X)(H(X, X) + ridge I)^-1 y.
-
-    ``rkhs_norm`` is the RKHS norm of the fitted function, sqrt(alpha^T H alpha) with
-    alpha = (H + ridge I)^-1 y: sqrt(y^T H^-1 y) (Theorem 4's quantity) when ridge = 0.
-    ``condition`` is the condition number of H + ridge I, ``min_eigenvalue`` H's smallest
-    eigenvalue; ``test_error`` the 0-1 error when test labels were given."""
-
-    predictions: torch.Tensor
-    alpha: torch.Tensor
-    condition: float
-    min_eigenvalue: float
-    rkhs_norm: float
-    ridge: float
-    test_error: float | None = None
-
-
-def ntk_predictor(X_train, y_train, X_test, *, init: str = "algorithm1", ridge: float = 0.0,
-                  y_test=None) -> NTKPrediction:
-    """The NTK baseline: kernel regression f(x) = H(x, X)(H(X, X) + ridge I)^-1 y with H from
-    :func:`rnnbook.kernels.ntk` (one call on the train and test inputs together), in float64 on
-    X_train's device.  ``y_train`` may be labels or real targets (e.g. F*(x)).
-
-    Solved through the eigendecomposition of H (symmetric PSD).  If H + ridge I has an eigenvalue
-    within the rounding tolerance n eps ||H||_2 of 0 (e.g. duplicate training inputs with
-    ridge = 0) the solution is not determined and this is a ``ValueError`` saying to pass a
-    ridge.  ``y_test``: labels in {-1, +1} to report the 0-1 error of sign(f)."""
-    Xtr = check_sequences(X_train, name="X_train", dtype=torch.float64)
-    n, L, d = Xtr.shape
-    Xte = check_sequences(X_test, name="X_test", L=L, d=d, dtype=torch.float64, device=Xtr.device)
-    y = as_tensor(y_train, name="y_train", dtype=torch.float64, device=Xtr.device)
-    if tuple(y.shape) != (n,):
-        raise ValueError(f"y_train must have shape ({n},), got {tuple(y.shape)}")
-    ridge = check_real(ridge, name="ridge", nonnegative=True)
-    Hall = ntk(torch.cat([Xtr, Xte]), init=init)
-    H, Hx = Hall[:n, :n], Hall[n:, :n]
-    lam, U = torch.linalg.eigh(H)
-    tol = psd_tolerance(H)
-    lmin, lmax = float(lam[0]), float(lam[-1])
-    if lmin < -tol:
-        raise ValueError(f"the NTK matrix is indefinite (smallest eigenvalue {lmin:.3g} < -{tol:.3g})")
-    if lmin + ridge <= tol:
-        raise ValueError(f"H(X_train, X_train) + ridge I is numerically singular: smallest eigenvalue "
-                         f"{lmin + ridge:.3g} is within rounding ({tol:.3g}) of 0 (duplicate or "
-                         f"nearly duplicate training inputs?); pass ridge > 0")
-    lam_r = lam + ridge
-    coef = (U.T @ y) / lam_r
-    alpha = U @ coef
-    pred = Hx @ alpha
-    rkhs = math.sqrt(max(0.0, float((coef.square() * lam).sum())))
-    err = None
-    if y_test is not None:
-        yt = _check_labels(y_test, (Xte.shape[0],), name="y_test", device=Xtr.device)
-        err = float(((yt * pred) < 0).to(torch.float64).mean())
-    return NTKPrediction(pred, alpha, (lmax + ridge) / (lmin + ridge), lmin, rkhs, ridge, err)

@@ -6,7 +6,7 @@ import mpmath
 import pytest
 import torch
 
-from rnnbook import bounds
+from rnnbook import bounds, data, linalg
 from rnnbook.device import make_generator
 
 
@@ -20,7 +20,7 @@ def _spd(n, cond, seed):
 def test_well_conditioned_matches_solve():
     M = _spd(30, 1e3, 0)
     y = torch.randn(30, generator=make_generator(1, "cpu"), dtype=torch.float64)
-    q = bounds.inverse_quadratic_form(M, y)
+    q = linalg.inverse_quadratic_form(M, y)
     assert q.method == "cholesky"
     assert q.condition == pytest.approx(1e3, rel=1e-8)
     assert q.value == pytest.approx(float(y @ torch.linalg.solve(M, y)), rel=1e-12)
@@ -32,7 +32,7 @@ def test_ill_conditioned_against_mpmath():
     M = _spd(8, 1e11, 2)
     M = (M + M.T) / 2
     y = torch.randn(8, generator=make_generator(3, "cpu"), dtype=torch.float64)
-    q = bounds.inverse_quadratic_form(M, y)
+    q = linalg.inverse_quadratic_form(M, y)
     assert q.method == "eigh"
     with mpmath.workdps(60):
         Mm = mpmath.matrix(M.tolist())
@@ -45,9 +45,9 @@ def test_ill_conditioned_against_mpmath():
 def test_singular_and_indefinite_are_errors():
     y = torch.ones(3, dtype=torch.float64)
     with pytest.raises(ValueError, match="singular"):
-        bounds.inverse_quadratic_form(torch.ones(3, 3, dtype=torch.float64), y)
+        linalg.inverse_quadratic_form(torch.ones(3, 3, dtype=torch.float64), y)
     with pytest.raises(ValueError, match="indefinite"):
-        bounds.inverse_quadratic_form(torch.diag(torch.tensor([1.0, -1.0, 2.0])), y)
+        linalg.inverse_quadratic_form(torch.diag(torch.tensor([1.0, -1.0, 2.0])), y)
 
 
 def test_dominance_constant_on_constructed_matrices():
@@ -62,32 +62,32 @@ def test_dominance_constant_on_constructed_matrices():
     Pw = P @ w
     P = P - torch.outer(Pw, Pw) / (w @ Pw)  # P w = 0, P still PSD
     A = 2.5 * B + P
-    assert bounds.dominance_constant(A, B) == pytest.approx(2.5, rel=1e-9)
-    assert bounds.dominance_constant(A, -B) == math.inf
+    assert linalg.dominance_constant(A, B) == pytest.approx(2.5, rel=1e-9)
+    assert linalg.dominance_constant(A, -B) == math.inf
     # singular B (rank 1) is allowed: A >= xi u u^T iff xi <= 1 / (u^T A^-1 u)
     u = torch.randn(6, generator=g, dtype=torch.float64)
-    assert bounds.dominance_constant(A, torch.outer(u, u)) == pytest.approx(
+    assert linalg.dominance_constant(A, torch.outer(u, u)) == pytest.approx(
         1 / float(u @ torch.linalg.solve(A, u)), rel=1e-10)
 
 
 def test_bad_input():
     with pytest.raises(ValueError, match="y must have shape"):
-        bounds.inverse_quadratic_form(torch.eye(3, dtype=torch.float64), torch.ones(4))
+        linalg.inverse_quadratic_form(torch.eye(3, dtype=torch.float64), torch.ones(4))
     with pytest.raises(ValueError, match="symmetric"):
-        bounds.inverse_quadratic_form(torch.tensor([[2.0, 1.0], [0.0, 2.0]]), torch.ones(2))
+        linalg.inverse_quadratic_form(torch.tensor([[2.0, 1.0], [0.0, 2.0]]), torch.ones(2))
     with pytest.raises(ValueError, match="NaN"):
-        bounds.inverse_quadratic_form(torch.eye(2), torch.tensor([1.0, math.nan]))
+        linalg.inverse_quadratic_form(torch.eye(2), torch.tensor([1.0, math.nan]))
     with pytest.raises(ValueError, match="positive definite"):
-        bounds.dominance_constant(torch.zeros(2, 2), torch.eye(2))
+        linalg.dominance_constant(torch.zeros(2, 2), torch.eye(2))
     with pytest.raises(ValueError, match="same shape"):
-        bounds.dominance_constant(torch.eye(2), torch.eye(3))
+        linalg.dominance_constant(torch.eye(2), torch.eye(3))
 
 
 def test_cpu_and_cuda_agree(cuda_only):
     M = _spd(40, 1e4, 5)
     y = torch.randn(40, generator=make_generator(6, "cpu"), dtype=torch.float64)
-    a = bounds.inverse_quadratic_form(M, y).value
-    b = bounds.inverse_quadratic_form(M.cuda(), y.cuda()).value
+    a = linalg.inverse_quadratic_form(M, y).value
+    b = linalg.inverse_quadratic_form(M.cuda(), y.cuda()).value
     assert b == pytest.approx(a, rel=1e-10)
 
 
@@ -97,9 +97,9 @@ def test_backward_dominance_is_the_best_constant_of_29(init):
     the smallest eigenvalue of F^l - xi_l Sigma is zero up to rounding (n eps ||.||, times 64 for the
     solves in between); at (1 + 1e-4) xi_l it is negative by more than that -- the shift moves it
     by about 1e-4 xi_l lambda_min(Sigma) >= 1e-9 here, four orders above the rounding."""
-    from rnnbook import concepts, kernels
+    from rnnbook import kernels
 
-    X = concepts.sample_sequences(12, 6, 3, c_min=0.5, c_max=1.5, seed=4)
+    X = data.sample_sequences(12, 6, 3, c_min=0.5, c_max=1.5, seed=4)
     dom = bounds.backward_dominance(X, init=init)
     F = kernels.backward_kernel(X, init=init)
     S = kernels.sigma(kernels.forward_correlation(X, init=init))
@@ -122,31 +122,29 @@ def test_backward_dominance_is_the_best_constant_of_29(init):
 
 
 def test_backward_dominance_rejects_a_single_sequence():
-    from rnnbook import concepts
 
     with pytest.raises(ValueError, match="at least 2"):
-        bounds.backward_dominance(concepts.sample_sequences(1, 4, 3, seed=0))
+        bounds.backward_dominance(data.sample_sequences(1, 4, 3, seed=0))
 
 
 # ---------------------------------------------------------------- Theorem 4's sketch, eqs. (30)-(36)
 
 
 def _unit_sequences(n, L, d, seed):
-    from rnnbook import concepts
 
-    return concepts.sample_sequences(n, L, d, c_min=1.0, c_max=1.0, seed=seed, device="cpu")
+    return data.sample_sequences(n, L, d, c_min=1.0, c_max=1.0, seed=seed, device="cpu")
 
 
 def test_dominance_constants_match_one_at_a_time():
     A = _spd(10, 1e2, 7)
     g = make_generator(8, "cpu")
     Bs = [(lambda G: G @ G.T)(torch.randn(10, k, generator=g, dtype=torch.float64)) for k in (1, 3, 10)]
-    xs = bounds.dominance_constants(A, Bs)
+    xs = linalg.dominance_constants(A, Bs)
     assert xs.shape == (3,)
     for x, B in zip(xs.tolist(), Bs, strict=True):
-        assert x == pytest.approx(bounds.dominance_constant(A, B), rel=1e-12)
+        assert x == pytest.approx(linalg.dominance_constant(A, B), rel=1e-12)
     with pytest.raises(ValueError, match="same shape"):
-        bounds.dominance_constants(A, [torch.eye(3, dtype=torch.float64)])
+        linalg.dominance_constants(A, [torch.eye(3, dtype=torch.float64)])
 
 
 def test_position_kernel_against_loops():
@@ -220,7 +218,7 @@ def test_proposition_2_4_with_the_ntk(p):
         beta = torch.randn(3, generator=g, dtype=torch.float64)
         beta = beta / beta.norm() * float(torch.rand((), generator=g, dtype=torch.float64))
         y = (X[:, 0] @ beta) ** p
-        lhs = bounds.inverse_quadratic_form(H, y).value ** 0.5
+        lhs = linalg.inverse_quadratic_form(H, y).value ** 0.5
         assert lhs <= float(beta.norm()) ** p / alpha * (1 + 1e-9)
     if p == 1:
         # sup over beta of y^T H^-1 y / ||beta||^2 = lambda_max(X1^T H^-1 X1) = 1 / alpha^2 exactly.
@@ -246,7 +244,7 @@ def test_ntk_layer_dominance_from_the_forward_kernel(init):
         Q = torch.sqrt(torch.outer(S.diagonal(), S.diagonal()))
         rho = (S / Q).clamp(-1, 1)
         B = Q * (0.5 + torch.arcsin(rho) / math.pi)
-        assert float(xs[l - 1]) == pytest.approx(bounds.dominance_constant(H, B), rel=1e-7)
+        assert float(xs[l - 1]) == pytest.approx(linalg.dominance_constant(H, B), rel=1e-7)
 
 
 def test_nested_quadratic_forms_equal_blocks_and_grow():
@@ -254,15 +252,15 @@ def test_nested_quadratic_forms_equal_blocks_and_grow():
     M = _spd(25, 1e3, 14)
     y = torch.randn(25, generator=make_generator(15, "cpu"), dtype=torch.float64)
     sizes = [1, 5, 10, 25]
-    qs = bounds.nested_quadratic_forms(M, y, sizes)
+    qs = linalg.nested_quadratic_forms(M, y, sizes)
     for k, q in zip(sizes, qs, strict=True):
-        assert q.value == pytest.approx(bounds.inverse_quadratic_form(M[:k, :k], y[:k]).value, rel=1e-12)
+        assert q.value == pytest.approx(linalg.inverse_quadratic_form(M[:k, :k], y[:k]).value, rel=1e-12)
     vals = [q.value for q in qs]
     assert all(b >= a * (1 - 1e-12) for a, b in zip(vals, vals[1:], strict=False))
     with pytest.raises(ValueError, match="exceed"):
-        bounds.nested_quadratic_forms(M, y, [26])
+        linalg.nested_quadratic_forms(M, y, [26])
     with pytest.raises(ValueError, match="y must have shape"):
-        bounds.nested_quadratic_forms(M, y[:3], [2])
+        linalg.nested_quadratic_forms(M, y[:3], [2])
 
 
 def test_generalization_bound_and_samples_needed():
@@ -316,9 +314,9 @@ def test_kernel_dominance_cpu_and_cuda_agree(cuda_only):
 def test_sigma_and_backward_and_dominance_of_given_kernels():
     """One forward recursion gives both kernels: S = Sigma(rho^l) and F^l of kernels.backward_kernel,
     and backward_dominance_of(S, F) is backward_dominance(X) (same arithmetic, so equal exactly)."""
-    from rnnbook import concepts, kernels
+    from rnnbook import kernels
 
-    X = concepts.sample_sequences(9, 5, 3, c_min=0.5, c_max=1.5, seed=6)
+    X = data.sample_sequences(9, 5, 3, c_min=0.5, c_max=1.5, seed=6)
     for init in ("paper", "algorithm1"):
         S, F = bounds.sigma_and_backward(X, init=init)
         S_ref = kernels.sigma(kernels.forward_correlation(X, init=init))
@@ -451,7 +449,7 @@ def test_window_dominance_is_the_constant_of_36(init):
     u = Z / Z.norm(dim=1, keepdim=True)
     for k, xi in zip([0, 1, 2], xs.tolist(), strict=True):
         K = (u @ u.T / 2.0**a) ** k
-        assert xi == pytest.approx(bounds.dominance_constant(H, (K + K.T) / 2), rel=1e-9)
+        assert xi == pytest.approx(linalg.dominance_constant(H, (K + K.T) / 2), rel=1e-9)
     # a = 0 is eq. (33) at position l
     assert torch.allclose(bounds.window_dominance(H, X, l, 0, [1, 2]),
                           bounds.kernel_dominance(H, X, [l], [1, 2]), rtol=1e-12)

@@ -494,7 +494,7 @@ def test_monte_carlo_converges_to_the_output_kernels(init):
     fully correlated -- both 0.32 or more away."""
     X = unit_sequences(3, 4, 3, seed=7)
     m1, r1, m2, r2 = 64, 600, 256, 600
-    from rnnbook.train import cpu_threads
+    from rnnbook.runtime import cpu_threads
 
     # Products this small gain nothing from threads; on a loaded machine a second spinning thread
     # made this test 30 times slower.

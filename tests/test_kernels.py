@@ -9,7 +9,7 @@ import torch
 from scipy import integrate
 from scipy.stats import multivariate_normal, norm
 
-from rnnbook import concepts, kernels, posdef
+from rnnbook import data, kernels, linalg
 from rnnbook.device import make_generator
 from rnnbook.model import get_init
 
@@ -39,7 +39,7 @@ def test_kappa_special_values_and_derivative():
     r = torch.linspace(-0.95, 0.95, 11, dtype=torch.float64)
     h = 1e-6
     fd = (kernels.kappa(r + h) - kernels.kappa(r - h)) / (2 * h)
-    torch.testing.assert_close(kernels.kappa_prime(r), fd, rtol=0, atol=1e-8)
+    torch.testing.assert_close(kernels.sigma(r), fd, rtol=0, atol=1e-8)  # Sigma = kappa'
 
 
 def test_kappa_clips_rounding_but_rejects_invalid_correlations():
@@ -142,7 +142,7 @@ def test_forward_kernel_diagonal_and_psd(init, device):
     torch.testing.assert_close(kernels.forward_diagonal(X, init=init), expected, rtol=1e-14, atol=0)
     assert torch.equal(K, K.transpose(1, 2))
     for l in range(9):
-        assert posdef.psd_check(K[l].cpu()).is_psd, l
+        assert linalg.psd_check(K[l].cpu()).is_psd, l
 
 
 def test_forward_kernel_blocks_and_layers_do_not_change_the_result():
@@ -269,9 +269,6 @@ def test_sigma_endpoints_and_range():
             kernels.sigma(bad)
     with pytest.raises(ValueError, match="rho contains NaN"):
         kernels.sigma(math.nan)
-    # Sigma is kappa's derivative (d/drho of eq. 25's kappa): the two are the same function.
-    r = torch.linspace(-1, 1, 41, dtype=torch.float64)
-    torch.testing.assert_close(kernels.sigma(r), kernels.kappa_prime(r), rtol=0, atol=1e-15)
 
 
 def naive_backward_kernel(X, init):
@@ -318,7 +315,7 @@ def test_backward_kernel_structure(init):
     assert torch.equal(torch.diagonal(F, dim1=1, dim2=2), torch.full((7, 15), 0.5, dtype=torch.float64))
     assert torch.equal(F, F.transpose(1, 2))
     for l in range(7):
-        assert posdef.psd_check(F[l]).is_psd, l
+        assert linalg.psd_check(F[l]).is_psd, l
     assert float(F.min()) >= 0 and float(F.max()) <= 0.5
     assert bool((F[:-1] <= F[1:]).all())
     torch.testing.assert_close(F[:-1], F[1:] * kernels.sigma(rho[:-1]), rtol=1e-15, atol=0)
@@ -341,7 +338,7 @@ def test_ntk_is_the_sum_over_layers(init, device):
     for rows in (1, 2, 3):
         torch.testing.assert_close(kernels.ntk(X, init=init, block_rows=rows), H, rtol=1e-14, atol=0)
     assert torch.equal(H, H.T)
-    assert posdef.psd_check(H.cpu()).is_psd
+    assert linalg.psd_check(H.cpu()).is_psd
     assert bool((torch.diagonal(H) > 0).all())
     # The diagonal in closed form: F^l_ii = 1/2, so H_ii = 1/2 sum_{l<L} K^l_ii.
     torch.testing.assert_close(torch.diagonal(H), 0.5 * kernels.forward_diagonal(X, init=init)[:-1].sum(0),
@@ -429,7 +426,7 @@ def test_backward_asymptote_algorithm1_matches_the_recursion():
     -log 2F^1 ~ C L^(2/3).  The recursion (exact) is compared in log: the first neglected term is
     relatively O(L^(-1/3)) (the next order of eps_k ~ (c k)^(-2/3)), so at L = 4096 the ratio of logs
     must be within 4096^(-1/3) = 1/16 of 1."""
-    X = concepts.sample_sequences(8, 4096, 5, c_min=1.0, c_max=1.0, seed=5)
+    X = data.sample_sequences(8, 4096, 5, c_min=1.0, c_max=1.0, seed=5)
     rho = kernels.forward_correlation(X, init="algorithm1")
     iu = torch.triu_indices(8, 8, 1)
     # a = 1 does not depend on L, so a length-L prefix has the same rho^1..rho^L.
@@ -444,7 +441,7 @@ def test_backward_asymptote_paper_is_the_large_L_limit():
     sd ~ 1/sqrt(d L) in relative distance) and the finite-L bias O(1/L); the median over 496 pairs
     must be within 0.003 (without the cusp term u' = 1 the limit would be exp(-2 sqrt 2/(3 pi))
     = 0.7407, 0.006 away: the test tells the two apart)."""
-    X = concepts.sample_sequences(32, 1024, 5, c_min=1.0, c_max=1.0, seed=0)
+    X = data.sample_sequences(32, 1024, 5, c_min=1.0, c_max=1.0, seed=0)
     F = kernels.backward_kernel(X, init="paper")
     iu = torch.triu_indices(32, 32, 1)
     limit = float(kernels.backward_asymptote(1024.0, init="paper"))
@@ -466,7 +463,7 @@ def test_duplicated_and_prefix_sharing_sequences_are_exact(init, device):
     rounding of the inner products (1e-14; before the fix, Sigma's slope at 1 made it 5e-9), so H
     is singular to rounding, and a sequence that differs only from step 3 on has
     F^l_ij = F^l_ii Sigma(rho^3).. products with the factors for l < 3 exactly 1."""
-    X = concepts.sample_sequences(4, 5, 3, c_min=0.5, c_max=1.5, seed=8, device=device)
+    X = data.sample_sequences(4, 5, 3, c_min=0.5, c_max=1.5, seed=8, device=device)
     X = torch.cat([X, X[:1]])          # 4 is a copy of 0
     X[1, :2] = X[0, :2]                # 1 shares X_1, X_2 with 0
     rho = kernels.forward_correlation(X, init=init)
@@ -566,7 +563,7 @@ def test_cross_forward_kernel_structure(init):
                                rtol=1e-15, atol=0)
     M = kernels.output_ntk_matrix(K)
     assert M.shape == ((L + 1) * n, (L + 1) * n) and torch.equal(M, M.T)
-    assert posdef.psd_check(M).is_psd
+    assert linalg.psd_check(M).is_psd
     scale = diag.reshape(-1).sqrt()
     assert float((M.abs() / scale[:, None] / scale[None, :]).max()) <= 1 + 1e-14
 
@@ -629,7 +626,7 @@ def test_output_ntk_is_the_sum_over_chains(init):
             torch.testing.assert_close(H[l - 1, l - 1], kernels.ntk(X[:, :l], init=init), rtol=1e-13, atol=0)
     assert torch.equal(H, H.permute(1, 0, 3, 2))
     M = kernels.output_ntk_matrix(H)
-    assert torch.equal(M, M.T) and posdef.psd_check(M).is_psd
+    assert torch.equal(M, M.T) and linalg.psd_check(M).is_psd
     # Every block is entrywise positive (sums of products of positive Sigma and K): in particular
     # the cross-output blocks l != l' are not zero.
     assert float(H.min()) > 0

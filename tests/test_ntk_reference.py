@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from rnnbook import empirical, model, posdef
+from rnnbook import empirical, linalg, model
 from rnnbook.device import make_generator
 
 
@@ -90,7 +90,7 @@ def test_empirical_ntk_is_symmetric_psd(init):
         for rows in (None, 1, 7):
             H = empirical.empirical_ntk(p, X, block_rows=rows)
             assert torch.equal(H, H.T)
-            assert posdef.psd_check(H).is_psd, (n, m, rows)
+            assert linalg.psd_check(H).is_psd, (n, m, rows)
             assert bool((torch.diagonal(H) > 0).all())
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnbook import posdef, series
+from rnnbook import linalg, posdef, series
 from rnnbook.device import make_generator
 
 PD_KERNELS = {
@@ -43,10 +43,10 @@ def test_prop_2_3_negative_coefficient_breaks_pd(device):
 def test_psd_check_tolerance_is_rounding_scale():
     # A rank-1 Gram matrix u u^T is PSD but eigvalsh may return -1e-17: within tolerance.
     u = torch.linspace(-1, 1, 50, dtype=torch.float64)
-    chk = posdef.psd_check(torch.outer(u, u))
+    chk = linalg.psd_check(torch.outer(u, u))
     assert chk.is_psd and abs(chk.min_eigenvalue) <= chk.tolerance
     assert chk.tolerance == pytest.approx(50 * 2.0**-52 * float(u @ u), rel=1e-12)
-    assert not posdef.is_psd(torch.diag(torch.tensor([1.0, -1e-6], dtype=torch.float64)))
+    assert not linalg.is_psd(torch.diag(torch.tensor([1.0, -1e-6], dtype=torch.float64)))
 
 
 def test_monomial_kernel_and_targets_by_hand():
@@ -71,11 +71,11 @@ def test_prop_2_4_holds_and_is_tight_once_n_exceeds_rank(p):
 
 def test_bad_input():
     with pytest.raises(ValueError, match="square"):
-        posdef.psd_check(torch.ones(2, 3))
+        linalg.psd_check(torch.ones(2, 3))
     with pytest.raises(ValueError, match="symmetric"):
-        posdef.psd_check(torch.tensor([[1.0, 2.0], [0.0, 1.0]]))
+        linalg.psd_check(torch.tensor([[1.0, 2.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="NaN"):
-        posdef.psd_check(torch.tensor([[1.0, math.nan], [math.nan, 1.0]]))
+        linalg.psd_check(torch.tensor([[1.0, math.nan], [math.nan, 1.0]]))
     with pytest.raises(ValueError, match="X must have shape"):
         posdef.gram(posdef.linear_kernel(), torch.ones(3))
     with pytest.raises(ValueError, match="beta"):
@@ -93,5 +93,5 @@ def test_cpu_and_cuda_agree(cuda_only):
     k = posdef.product_kernel(posdef.gaussian_kernel(), posdef.dot_product_kernel(series.exp()))
     a, b = posdef.gram(k, X), posdef.gram(k, X.cuda()).cpu()
     assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
-    assert posdef.psd_check(a).min_eigenvalue == pytest.approx(posdef.psd_check(b).min_eigenvalue,
+    assert linalg.psd_check(a).min_eigenvalue == pytest.approx(linalg.psd_check(b).min_eigenvalue,
                                                            rel=1e-8, abs=1e-13)

@@ -9,20 +9,20 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from rnnbook import concepts, kernels, model, series, train
+from rnnbook import baselines, concepts, data, kernels, model, series, train
 from rnnbook.device import make_generator
 
 F64 = torch.float64
 
 
 def tiny_source(L=3, d=2, seed=0, positions=None):
-    return train.population(concepts.random_additive_target(L, d, series.sin(), positions=positions,
+    return data.population(concepts.random_additive_target(L, d, series.sin(), positions=positions,
                                                             seed=seed))
 
 
 def labelling_source(L=3, d=2):
     # Target l reads X_l only (an additive term at position l), so it reads only X_1..X_l.
-    return train.population_labelling(
+    return data.population_labelling(
         [concepts.random_additive_target(L, d, series.sin(), positions=[l], seed=l) for l in range(1, L + 1)])
 
 
@@ -299,13 +299,13 @@ def test_sgd_learns_a_linearly_separable_toy_problem():
 
 def test_population_labels_are_signs_of_the_target():
     tgt = concepts.random_additive_target(4, 3, series.sin(), seed=2)
-    src = train.population(tgt)
+    src = data.population(tgt)
     X, y = src.sample(200, seed=0)
     assert X.shape == (200, 4, 3) and y.shape == (200,)
     torch.testing.assert_close(y, torch.sign(tgt(X)))
     assert src.test is src and src.kind == "population" and not src.labelling
     # A rescaled target gives the same labels (and, on this law, no rescaling gives a margin).
-    scaled = train.population(tgt.scaled(7.0))
+    scaled = data.population(tgt.scaled(7.0))
     torch.testing.assert_close(scaled.sample(200, seed=0)[1], y)
 
 
@@ -318,10 +318,10 @@ def test_population_margin_meets_theorem_2s_hypothesis():
     two-sided false-alarm rate of 1e-6 (z = 4.89)."""
     q, L, d = 0.3, 4, 3
     tgt = concepts.random_additive_target(L, d, series.sin(), seed=4)
-    src = train.population_margin(tgt, quantile=q, seed=9)
+    src = data.population_margin(tgt, quantile=q, seed=9)
     t = src.threshold
     assert src.quantile == q and src.test is src and src.kind == "population" and t > 0
-    assert t == train.margin_threshold(tgt, q, seed=9)
+    assert t == data.margin_threshold(tgt, q, seed=9)
     X, y = src.sample(4000, seed=1)
     f = tgt(X)
     torch.testing.assert_close(y, torch.sign(f), rtol=0, atol=0)
@@ -329,13 +329,13 @@ def test_population_margin_meets_theorem_2s_hypothesis():
     assert float((y * src.target(X)).min()) >= 1 - 1e-12  # ...is y F*/t >= 1 for the source's target
     torch.testing.assert_close(src.target(X), f / t, rtol=1e-12, atol=0)
     z = norm.ppf(1 - 0.5e-6)
-    pool = train.MARGIN_POOL
+    pool = data.MARGIN_POOL
     k = 20_000
-    Xk, yk, drawn = train.rejection_sample(tgt, t, k, make_generator(2, "cpu"))
+    Xk, yk, drawn = data.rejection_sample(tgt, t, k, make_generator(2, "cpu"))
     assert Xk.shape == (k, L, d) and float((yk * tgt(Xk)).min()) >= t
     assert abs(k / drawn - (1 - q)) < z * math.sqrt(q * (1 - q) * (1 / drawn + 1 / pool))
     # The threshold against fresh draws of the plain law: P(abs(F*) >= t) = 1 - q.
-    fresh = tgt(concepts.sample_sequences(k, L, d, seed=3)).abs()
+    fresh = tgt(data.sample_sequences(k, L, d, seed=3)).abs()
     tolerance = z * math.sqrt(q * (1 - q) * (1 / k + 1 / pool))
     assert abs(float((fresh >= t).double().mean()) - (1 - q)) < tolerance
     # Reproducible (sgd always draws DATA_CHUNK samples at a time), and sgd runs on it.
@@ -343,54 +343,54 @@ def test_population_margin_meets_theorem_2s_hypothesis():
     res = train.sgd(src, m=8, steps=30, c=1.0, test_n=20, device="cpu")
     assert res.test_error is not None
     with pytest.raises(ValueError, match="quantile must lie in"):
-        train.population_margin(tgt, quantile=1.0)
+        data.population_margin(tgt, quantile=1.0)
     with pytest.raises(ValueError, match="quantile must be > 0"):
-        train.margin_threshold(tgt, 0.0)
+        data.margin_threshold(tgt, 0.0)
     with pytest.raises(ValueError, match="threshold must be > 0"):
-        train.rejection_sample(tgt, 0.0, 3, make_generator(0, "cpu"))
+        data.rejection_sample(tgt, 0.0, 3, make_generator(0, "cpu"))
     # One term per position, each at most sin(1) in absolute value: abs(F*) <= L sin(1) < 4 L.
     with pytest.raises(ValueError, match="above sup"):
-        train.rejection_sample(tgt, 4.0 * L, 2, make_generator(0, "cpu"))
+        data.rejection_sample(tgt, 4.0 * L, 2, make_generator(0, "cpu"))
     with pytest.raises(TypeError, match="target must be"):
-        train.population_margin("sin", quantile=0.2)
+        data.population_margin("sin", quantile=0.2)
 
 
 def test_population_labelling_reads_prefixes():
     L, d = 3, 2
     # Target l of length l, evaluated on the prefix x_1..x_l.
     prefixes = [concepts.random_additive_target(l, d, series.sin(), seed=l) for l in range(1, L + 1)]
-    src = train.population_labelling(prefixes)
+    src = data.population_labelling(prefixes)
     X, y = src.sample(50, seed=1)
     assert y.shape == (50, L)
     for l in range(1, L + 1):
         torch.testing.assert_close(y[:, l - 1], torch.sign(prefixes[l - 1](X[:, :l])))
     future = concepts.random_additive_target(L, d, series.sin(), positions=[3], seed=0)
     with pytest.raises(ValueError, match="only read X_1..X_l"):
-        train.population_labelling([future, future, future])
+        data.population_labelling([future, future, future])
     with pytest.raises(ValueError, match="must have L = l"):
-        train.population_labelling([prefixes[1], prefixes[1], prefixes[2]])
+        data.population_labelling([prefixes[1], prefixes[1], prefixes[2]])
 
 
 def test_finite_source_samples_the_set_with_replacement():
-    data = concepts.labelled_data(concepts.random_additive_target(3, 2, series.sin(), seed=0), 10, seed=1)
-    src = train.finite(data)
+    labelled = data.labelled_data(concepts.random_additive_target(3, 2, series.sin(), seed=0), 10, seed=1)
+    src = data.finite(labelled)
     assert src.kind == "finite" and src.n == 10 and src.test is not None
     X, y = src.sample(500, seed=2)
-    rows = {tuple(r.tolist()) for r in data.X.reshape(10, -1)}
+    rows = {tuple(r.tolist()) for r in labelled.X.reshape(10, -1)}
     assert {tuple(r.tolist()) for r in X.reshape(500, -1)} == rows  # all 10 drawn, nothing else
     res = train.sgd(src, m=8, steps=30, c=1.0, test_n=20, device="cpu")
     assert res.test_error is not None
-    bare = train.finite((data.X, data.y))
+    bare = data.finite((labelled.X, labelled.y))
     assert bare.test is None
     assert train.sgd(bare, m=8, steps=5, c=1.0, device="cpu").test_error is None
     with pytest.raises(ValueError, match=r"\{-1, \+1\}"):
-        train.finite((data.X, data.y * 2))
+        data.finite((labelled.X, labelled.y * 2))
     with pytest.raises(ValueError, match="shape"):
-        train.finite((data.X, data.y[:5]))
-    bad = data.X.clone()
+        data.finite((labelled.X, labelled.y[:5]))
+    bad = labelled.X.clone()
     bad[1, 1, 1] = math.inf
     with pytest.raises(ValueError, match="X contains NaN or infinite"):
-        train.finite((bad, data.y))
+        data.finite((bad, labelled.y))
 
 
 def test_a_nan_margin_is_a_mistake():
@@ -406,18 +406,18 @@ def test_a_nan_margin_is_a_mistake():
 def test_ntk_predictor_equals_a_direct_solve():
     Xtr, Xte = unit_sequences(12, 3, 2, seed=0), unit_sequences(5, 3, 2, seed=1)
     y = torch.sign(torch.randn(12, generator=make_generator(2, "cpu"), dtype=F64))
-    out = train.ntk_predictor(Xtr, y, Xte, init="algorithm1")
+    out = baselines.ntk_predictor(Xtr, y, Xte, init="algorithm1")
     H = kernels.ntk(torch.cat([Xtr, Xte]), init="algorithm1")
     alpha = torch.linalg.solve(H[:12, :12], y)
     torch.testing.assert_close(out.predictions, H[12:, :12] @ alpha, rtol=1e-9, atol=1e-12)
     assert out.rkhs_norm == pytest.approx(math.sqrt(float(y @ alpha)), rel=1e-9)
     assert out.condition == pytest.approx(float(torch.linalg.cond(H[:12, :12])), rel=1e-6)
     # Interpolation: at the training inputs the predictor returns the labels.
-    train_fit = train.ntk_predictor(Xtr, y, Xtr)
+    train_fit = baselines.ntk_predictor(Xtr, y, Xtr)
     torch.testing.assert_close(train_fit.predictions, y, rtol=1e-8, atol=1e-8)
     assert train_fit.test_error is None
-    assert train.ntk_predictor(Xtr, y, Xtr, y_test=y).test_error == 0.0
-    ridged = train.ntk_predictor(Xtr, y, Xte, ridge=0.5)
+    assert baselines.ntk_predictor(Xtr, y, Xtr, y_test=y).test_error == 0.0
+    ridged = baselines.ntk_predictor(Xtr, y, Xte, ridge=0.5)
     alpha_r = torch.linalg.solve(H[:12, :12] + 0.5 * torch.eye(12, dtype=F64), y)
     torch.testing.assert_close(ridged.predictions, H[12:, :12] @ alpha_r, rtol=1e-9, atol=1e-12)
 
@@ -426,9 +426,9 @@ def test_ntk_predictor_singular_without_ridge():
     Xtr = unit_sequences(6, 3, 2, seed=0)
     Xtr = torch.cat([Xtr, Xtr[:2]])  # duplicate inputs: H(X, X) is singular
     y = torch.tensor([1, -1, 1, 1, -1, -1, 1, -1], dtype=F64)
-    with pytest.raises(ValueError, match="pass ridge > 0"):
-        train.ntk_predictor(Xtr, y, Xtr[:3])
-    out = train.ntk_predictor(Xtr, y, Xtr[:3], ridge=1e-3)
+    with pytest.raises(ValueError, match="pass a ridge > 0"):
+        baselines.ntk_predictor(Xtr, y, Xtr[:3])
+    out = baselines.ntk_predictor(Xtr, y, Xtr[:3], ridge=1e-3)
     assert bool(torch.isfinite(out.predictions).all()) and math.isfinite(out.rkhs_norm)
 
 
@@ -463,7 +463,7 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(TypeError, match="source must be a DataSource"):
         train.sgd("data", **ok)
     with pytest.raises(TypeError, match="target must be"):
-        train.population("sin")
+        data.population("sin")
 
     p = model.init_params(5, 2, 3, init="algorithm1", generator=make_generator(0, "cpu"))
     X = unit_sequences(4, 3, 2, seed=0)
@@ -487,11 +487,11 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(TypeError, match="params must be RNNParams"):
         train.gradient(p.W, X, y)
     with pytest.raises(ValueError, match="X_test has sequence length"):
-        train.ntk_predictor(X, y, unit_sequences(2, 4, 2, seed=1))
+        baselines.ntk_predictor(X, y, unit_sequences(2, 4, 2, seed=1))
     with pytest.raises(ValueError, match="ridge must be >= 0"):
-        train.ntk_predictor(X, y, X, ridge=-1.0)
+        baselines.ntk_predictor(X, y, X, ridge=-1.0)
     with pytest.raises(ValueError, match="y_train must have shape"):
-        train.ntk_predictor(X, y[:2], X)
+        baselines.ntk_predictor(X, y[:2], X)
 
 
 # ------------------------------------------------- function-space step, literal loop, kernel SGD
@@ -502,13 +502,13 @@ def test_ntk_diagonal_closed_form():
     for L in (1, 4, 9):
         for init, a in (("algorithm1", 1.0), ("paper", L**-3)):
             expected = L / 2 + a * L * (L - 1) / 4
-            assert train.ntk_diagonal(L, 3, init=init) == pytest.approx(expected, rel=1e-12)
+            assert baselines.ntk_diagonal(L, 3, init=init) == pytest.approx(expected, rel=1e-12)
 
 
 def test_algorithm1_loop_equals_batched_sgd():
     """The literal one-sample loop (used where sgd does not draw the network) and train.sgd agree on
     the same weights and stream."""
-    source = train.population(concepts.random_additive_target(4, 3, series.sin(), seed=1))
+    source = data.population(concepts.random_additive_target(4, 3, series.sin(), seed=1))
     res = train.sgd(source, m=12, steps=37, eta=0.3, runs=1, seed=5, test_n=0, dtype=torch.float64,
                     device="cpu")
     p0, X, y = train.run_stream(source, m=12, steps=37, seed=5, run=0, dtype=torch.float64, device="cpu")
@@ -562,7 +562,7 @@ def test_kernel_sgd_is_the_linearised_network():
     autograd), outputs and ||W - W_0||_F."""
     L, d, m, n, k = 3, 2, 7, 9, 4
     p0 = model.init_params(m, d, L, init="algorithm1", generator=make_generator(3, "cpu"))
-    X = concepts.sample_sequences(n + k, L, d, seed=4)
+    X = data.sample_sequences(n + k, L, d, seed=4)
     y = torch.tensor([1.0, -1, -1, 1, 1, -1, 1, 1, -1], dtype=torch.float64)
 
     def jac(x):
@@ -578,7 +578,7 @@ def test_kernel_sgd_is_the_linearised_network():
         z = y[t] * (f0[t] + G[t] @ w)
         w += eta * y[t] * torch.sigmoid(-z) * G[t]
     H = G @ G.T
-    a, f = train.kernel_sgd(H[:n, :n], H[n:, :n], y, eta, f0[:n], f0[n:])
+    a, f = baselines.kernel_sgd(H[:n, :n], H[n:, :n], y, eta, f0[:n], f0[n:])
     torch.testing.assert_close(f, f0[n:] + G[n:] @ w, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close((a @ H[:n, :n] @ a).sqrt(), w.norm(), rtol=1e-10, atol=1e-12)
 
@@ -616,15 +616,15 @@ def test_kernel_sgd_and_the_loop_reject_bad_input():
     H = torch.eye(3, dtype=F64)
     y = torch.tensor([1.0, -1.0, 1.0], dtype=F64)
     with pytest.raises(ValueError, match="eta"):
-        train.kernel_sgd(H, H[:2], y, 0.0, torch.zeros(3), torch.zeros(2))
+        baselines.kernel_sgd(H, H[:2], y, 0.0, torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="square"):
-        train.kernel_sgd(H[:2], H[:2], y, 0.1, torch.zeros(3), torch.zeros(2))
+        baselines.kernel_sgd(H[:2], H[:2], y, 0.1, torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="labels"):
-        train.kernel_sgd(H, H[:2], y * 2, 0.1, torch.zeros(3), torch.zeros(2))
+        baselines.kernel_sgd(H, H[:2], y * 2, 0.1, torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="H_test"):
-        train.kernel_sgd(H, H[:2, :2], y, 0.1, torch.zeros(3), torch.zeros(2))
+        baselines.kernel_sgd(H, H[:2, :2], y, 0.1, torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="f0_stream"):
-        train.kernel_sgd(H, H[:2], y, 0.1, torch.zeros(4), torch.zeros(2))
+        baselines.kernel_sgd(H, H[:2], y, 0.1, torch.zeros(4), torch.zeros(2))
     p0 = model.init_params(4, 2, 3, generator=make_generator(0, "cpu"))
     with pytest.raises(ValueError, match="eta"):
         train.algorithm1_loop(p0, torch.ones(2, 3, 2, dtype=F64), torch.ones(2, dtype=F64), -1.0)

@@ -1,93 +1,23 @@
-"""Tests of rnnbook.sweep: resumable, atomic JSON results of heavy experiments."""
+"""Tests of rnnbook.experiments: the book's registered sweeps compute what a direct call of the
+package computes, at tiny sizes."""
 
-import json
 
 import numpy as np
 import pytest
 
-from rnnbook import profiles, sweep
-from rnnbook.sweep import Sweep
-
-CALLS = []
-FAIL_AT = []  # unit indices at which the toy sweep is "interrupted" (not part of its settings)
-
-
-def _toy_run(config, unit, device):
-    CALLS.append(unit["k"])
-    if unit["k"] in FAIL_AT:
-        raise KeyboardInterrupt  # an interruption in the middle of the sweep
-    return np.arange(3) * unit["k"] + config["offset"]
-
-
-def _toy(offset=0):
-    return Sweep(name="toy", description="test sweep", config=lambda p: {"offset": offset},
-                 units=lambda p: [{"k": k} for k in range(4)], run_unit=_toy_run)
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    registry = {}
-    monkeypatch.setattr(sweep, "SWEEPS", registry)
-    monkeypatch.setattr(sweep, "_load_builtin", lambda: None)
-    CALLS.clear()
-    FAIL_AT.clear()
-    return registry
-
-
-def test_interrupted_sweep_resumes_without_recomputing(toy, tmp_path):
-    toy["toy"] = _toy()
-    FAIL_AT.append(2)
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
-    saved = json.loads((tmp_path / "toy.quick.json").read_text())
-    assert len(saved["records"]) == 2 and CALLS == [0, 1, 2]  # units 0 and 1 were kept
-    assert not list(tmp_path.glob(".*.tmp"))  # no half-written file left behind
-    FAIL_AT.clear()  # resume with the same settings
-    CALLS.clear()
-    res = sweep.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
-    assert CALLS == [2, 3]  # only what was missing
-    assert res.value(k=3) == [0, 3, 6] and len(res.records) == 4
-    assert all(r["where"] and r["when"] for r in res.records.values())
-
-
-def test_changed_settings_invalidate_stored_units(toy, tmp_path):
-    toy["toy"] = _toy(offset=0)
-    sweep.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
-    toy["toy"] = _toy(offset=10)
-    CALLS.clear()
-    res = sweep.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
-    assert CALLS == [0, 1, 2, 3] and res.value(k=1) == [10, 11, 12]
-
-
-def test_committed_results_are_used_and_labelled(toy, tmp_path, monkeypatch):
-    toy["toy"] = _toy()
-    committed = tmp_path / "data"
-    sweep.run("toy", profile="quick", device="cpu", directory=committed, use_committed=False)
-    monkeypatch.setattr(sweep, "COMMITTED_DIR", committed)
-    CALLS.clear()
-    res = sweep.run("toy", profile="quick", device="cpu", directory=tmp_path / "work")
-    assert CALLS == [] and all(r["source"] == "committed" for r in res.records.values())
-    assert all(label.endswith("(committed)") for label in res.provenance())
-
-
-def test_bad_files_and_names_are_clear_errors(toy, tmp_path):
-    toy["toy"] = _toy()
-    (tmp_path / "toy.quick.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        sweep.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
-    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
-        sweep.get_sweep("nope")
+from rnnbook import data, experiments, profiles
 
 
 def test_forward_kernel_sweep_matches_a_direct_computation(tmp_path):
     """The registered sweep computes exactly what empirical.forward_kernel_errors gives."""
-    from rnnbook import concepts, empirical
-    from rnnbook.sweeps import SEED
+    from rnnbook import empirical
+    from rnnbook.experiments import SEED
 
     tiny = profiles.Profile(**{**profiles.get("quick").__dict__, "name": "quick", "fk_widths": (16,),
                                "fk_seeds": 2, "fk_n": 3, "fk_L": 3})
-    res = sweep.run("forward_kernel_mc", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-    X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
+    res = experiments.run("forward_kernel_mc", profile=tiny, device="cpu",
+                          directory=tmp_path, use_committed=False)
+    X = data.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
     direct = empirical.forward_kernel_errors(X, [16], 2, init="paper", seed=SEED + 200_000, device="cpu")[0]
     np.testing.assert_allclose(res.value(init="paper", m=16), direct, rtol=0, atol=0)
 
@@ -95,54 +25,20 @@ def test_forward_kernel_sweep_matches_a_direct_computation(tmp_path):
 def test_backward_kernel_sweep_matches_a_direct_computation(tmp_path):
     """The registered Theorem 6 sweep computes exactly what empirical.backward_kernel_errors gives,
     with its networks seeded apart from the forward sweep's."""
-    from rnnbook import concepts, empirical
-    from rnnbook.sweeps import SEED
+    from rnnbook import empirical
+    from rnnbook.experiments import SEED
 
     tiny = profiles.Profile(**{**profiles.get("quick").__dict__, "name": "quick", "fk_widths": (16,),
                                "fk_seeds": 2, "fk_n": 3, "fk_L": 3})
-    res = sweep.run("backward_kernel_mc", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-    X = concepts.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
+    res = experiments.run("backward_kernel_mc", profile=tiny, device="cpu",
+                          directory=tmp_path, use_committed=False)
+    X = data.sample_sequences(3, 3, tiny.fk_d, c_min=0.5, c_max=1.5, seed=SEED, device="cpu")
     direct = empirical.backward_kernel_errors(X, [16], 2, init="algorithm1", seed=SEED + 150_000,
                                               device="cpu")
     got = res.value(init="algorithm1", m=16)
     assert sorted(got) == sorted(direct)
     for key, value in direct.items():
         np.testing.assert_allclose(got[key], value[0], rtol=0, atol=0)
-
-
-def test_best_prefers_complete_committed_results(toy, tmp_path, monkeypatch):
-    toy["toy"] = _toy()
-    monkeypatch.setattr(sweep, "COMMITTED_DIR", tmp_path / "data")
-    assert sweep.committed("toy", "paper") is None
-    res = sweep.best("toy", profile="quick", device="cpu", directory=tmp_path / "work")
-    assert res.profile == "quick" and CALLS == [0, 1, 2, 3]
-    sweep.run("toy", profile="paper", device="cpu", directory=tmp_path / "data", use_committed=False)
-    CALLS.clear()
-    res = sweep.best("toy", profile="quick", device="cpu", directory=tmp_path / "work")
-    assert res.profile == "paper" and CALLS == [] and len(res.records) == 4
-    # an incomplete committed file is not shown
-    data = json.loads((tmp_path / "data" / "toy.paper.json").read_text())
-    data["records"].pop(next(iter(data["records"])))
-    (tmp_path / "data" / "toy.paper.json").write_text(json.dumps(data))
-    assert sweep.committed("toy", "paper") is None
-
-
-def test_inventory_summarises_sweep_files(toy, tmp_path):
-    toy["toy"] = _toy()
-    sweep.run("toy", profile="paper", device="cpu", directory=tmp_path, use_committed=False)
-    (row,) = sweep.inventory(tmp_path)
-    assert row["sweep"] == "toy" and row["profile"] == "paper" and row["units"] == 4
-    assert row["file"] == "toy.paper.json" and row["where"] and row["compute seconds"] >= 0
-
-
-def test_progress_bar_without_tqdm(monkeypatch, capsys):
-    """On a machine without tqdm (the bare GPU image) the sweep still reports progress: every step
-    is yielded, in order, and a line per step goes to stderr."""
-    import sys
-
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` raise ImportError
-    assert list(sweep.progress_bar(iter(["a", "b", "c"]), "toy")) == ["a", "b", "c"]
-    assert capsys.readouterr().err.splitlines() == ["toy: 1/3", "toy: 2/3", "toy: 3/3"]
 
 
 def _tiny_sgd_profile(**changes):
@@ -163,14 +59,14 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     import torch
 
     from rnnbook import train
-    from rnnbook.sweeps import SEED, _sin_additive, length_source
-    from rnnbook.train import ntk_diagonal
+    from rnnbook.baselines import ntk_diagonal
+    from rnnbook.experiments import SEED, _sin_additive, length_source
 
     tiny = _tiny_sgd_profile()
     for name in ("sgd_stepsize", "sgd_length", "sgd_span", "sgd_labelling", "sgd_lazy"):
-        res = sweep.run(name, profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-        assert len(res.records) == len(sweep.get_sweep(name).units(tiny))
-    res = sweep.run("sgd_length", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+        res = experiments.run(name, profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+        assert len(res.records) == len(experiments.get_sweep(name).units(tiny))
+    res = experiments.run("sgd_length", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
     assert {(u["law"], u["s"]) for u in (r["unit"] for r in res.records.values())} == {
         ("margin", 0.25), ("margin", 1.0), ("plain", tiny.sgd_step)}
     margin = length_source(res.config, 3, "margin")
@@ -179,7 +75,7 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     assert float((y * margin.target(X)).min()) >= 1 - 1e-12
     for init, law, s in (("paper", "margin", 1.0), ("algorithm1", "plain", tiny.sgd_step)):
         got = res.value(init=init, L=3, law=law, s=s)
-        source = margin if law == "margin" else train.population(_sin_additive(3, 3))
+        source = margin if law == "margin" else data.population(_sin_additive(3, 3))
         direct = train.sgd(source, m=16, steps=40, eta=s / ntk_diagonal(3, 3, init=init), init=init, runs=2,
                            seed=SEED, test_n=50, log_points=16, dtype=torch.float32, device="cpu")
         np.testing.assert_allclose(got["test_error"], direct.test_error.numpy(), rtol=0, atol=0)
@@ -188,11 +84,12 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     with pytest.raises(ValueError, match="law must be"):
         length_source(res.config, 3, "uniform")
     # The stepsize sweep's second held-out sample: the final networks' error on it.
-    from rnnbook.sweeps import VALIDATION_SEED
+    from rnnbook.experiments import VALIDATION_SEED
 
-    step = sweep.run("sgd_stepsize", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    step = experiments.run("sgd_stepsize", profile=tiny, device="cpu",
+                           directory=tmp_path, use_committed=False)
     got = step.value(init="algorithm1", m=16, c=4.0)
-    source = train.population(_sin_additive(3, 3))
+    source = data.population(_sin_additive(3, 3))
     direct = train.sgd(source, m=16, steps=30, c=4.0, init="algorithm1", runs=2, seed=SEED, test_n=50,
                        log_points=2, dtype=torch.float32, device="cpu")
     Xv, yv = train.held_out_sample(source, 50, seed=VALIDATION_SEED)
@@ -202,10 +99,10 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     np.testing.assert_allclose(got["validation_error"], ((z < 0) | z.isnan()).double().mean(1).numpy(),
                                rtol=0, atol=0)
     np.testing.assert_allclose(got["test_error"], direct.test_error[:, -1].numpy(), rtol=0, atol=0)
-    lab = sweep.run("sgd_labelling", profile=tiny, device="cpu", directory=tmp_path,
+    lab = experiments.run("sgd_labelling", profile=tiny, device="cpu", directory=tmp_path,
                     use_committed=False).value(init="algorithm1")
     assert np.array(lab["position_error"]).shape == (2, 3)
-    lazy = sweep.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    lazy = experiments.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
     for rec in lazy.records.values():
         assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in rec["value"].values())
 
@@ -220,14 +117,14 @@ def test_span_sweep_pairs_the_network_with_one_position(tmp_path):
     import torch
 
     from rnnbook import train
-    from rnnbook.sweeps import SEED, paired_errors, single_position_mistakes, span_target
-    from rnnbook.train import ntk_diagonal
+    from rnnbook.baselines import ntk_diagonal
+    from rnnbook.experiments import SEED, paired_errors, single_position_mistakes, span_target
 
     tiny = _tiny_sgd_profile(sgd_spans=(2,), sgd_n_vars=())
-    res = sweep.run("sgd_span", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    res = experiments.run("sgd_span", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
     got = res.value(init="algorithm1", kind="pair", k=2)
     target = span_target(4, 3, "pair", 2)
-    source = train.population(target)
+    source = data.population(target)
     direct = train.sgd(source, m=16, steps=40, eta=tiny.sgd_step / ntk_diagonal(4, 3, init="algorithm1"),
                        init="algorithm1", runs=2, seed=SEED, test_n=50, log_points=16, dtype=torch.float32,
                        device="cpu")
@@ -263,7 +160,7 @@ def test_interpolation_norm_is_a_direct_solve():
     import torch
 
     from rnnbook.device import make_generator
-    from rnnbook.sweeps import _interpolation_norm
+    from rnnbook.experiments import _interpolation_norm
 
     G = torch.randn(6, 9, generator=make_generator(0, "cpu"), dtype=torch.float64)
     H = G @ G.T
@@ -274,7 +171,7 @@ def test_interpolation_norm_is_a_direct_solve():
 
 
 def test_span_and_labelling_targets():
-    from rnnbook.sweeps import labelling_targets, span_target
+    from rnnbook.experiments import labelling_targets, span_target
 
     pair = span_target(10, 3, "pair", 4)
     assert pair.positions == (6, 10) and pair.l0 == 4
@@ -290,11 +187,10 @@ def test_single_position_error():
     its own half, and the best of the two is what single_position_error reports."""
     import torch
 
-    from rnnbook import concepts
-    from rnnbook.sweeps import single_position_error, single_position_mistakes, span_target
+    from rnnbook.experiments import single_position_error, single_position_mistakes, span_target
 
     target = span_target(6, 3, "pair", 2)
-    X = concepts.sample_sequences(400, 6, 3, seed=8)
+    X = data.sample_sequences(400, 6, 3, seed=8)
     y = torch.sign(target(X))
     beta = target.terms[0].beta.reshape(2, 3)
     u, v = X[:, 3] @ beta[0], X[:, 5] @ beta[1]
