@@ -17,6 +17,11 @@ from .checks import as_tensor, check_int, check_positions, check_real, check_seq
 from .kernels import _backward_products_, forward_correlation, forward_diagonal, ntk, sigma
 from .linalg import check_symmetric, psd_tolerance
 
+__all__ = ["BackwardDominance", "backward_dominance", "sigma_and_backward", "backward_dominance_of",
+           "pair_bootstrap", "bootstrap_exponent", "position_kernel", "kernel_dominance",
+           "window_dominance", "ntk_layer_dominance", "Eq18Correction", "min_eq18_correction",
+           "BoundConstants", "generalization_bound", "samples_needed", "remark31_steps"]
+
 
 class BackwardDominance(NamedTuple):
     """Inequality (29) on one sample, per layer l = 1..L (each a float64 tensor of shape (L,))."""

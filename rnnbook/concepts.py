@@ -34,6 +34,11 @@ from .checks import as_tensor, check_int, check_positions, check_real, check_seq
 from .device import DEFAULT_DTYPE, resolve_generator, unit_vectors
 from .series import PowerSeries
 
+__all__ = ["BETA_NORM_SLACK", "Complexity", "AdditiveTerm", "AdditiveTarget", "NVariableTerm",
+           "NVariableTarget", "Target", "additive_target", "n_variable_target",
+           "random_additive_target", "random_n_variable_target", "long_range_pair", "complexity",
+           "log_complexity_exponent"]
+
 # A vector normalised in floating point has norm 1 + O(eps); the constraint norm(beta) <= 1 of
 # eqs. (9) and (11) is checked with this much slack so that such vectors are accepted.
 BETA_NORM_SLACK = 1e-12

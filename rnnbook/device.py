@@ -13,6 +13,9 @@ import platform
 import numpy as np
 import torch
 
+__all__ = ["DEFAULT_DTYPE", "ENV_VAR", "get_device", "available_devices", "make_generator",
+           "describe", "resolve_generator", "unit_vectors"]
+
 DEFAULT_DTYPE = torch.float64
 ENV_VAR = "RNNBOOK_DEVICE"
 _VALID_KINDS = ("cpu", "cuda")

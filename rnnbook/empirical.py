@@ -19,6 +19,11 @@ from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
 from .runtime import progress_bar
 
+__all__ = ["hidden_states", "forward_correlations", "backward_vectors", "backward_correlations",
+           "empirical_ntk", "printed_ntk", "jacobian_ntk", "Eq23Readings", "eq23_readings",
+           "cross_forward_correlations", "output_backward_vectors", "output_ntk",
+           "forward_kernel_errors", "backward_kernel_errors", "norm_ratios"]
+
 
 def hidden_states(params: RNNParams, X) -> torch.Tensor:
     """h_0..h_L of eq. (14) for a batch X of shape (n, L, d): shape (L+1, n, m)."""

@@ -448,7 +448,7 @@ SGD_LABELLING = register(Sweep(
 
 #: The two scalings of B compared in the lazy-regime sweep: Section 3's B ~ N(0, 1/m), and
 #: B ~ N(0, 1), the scaling under which Theorem 2's eta = O(1/m) and the 1/m of eq. (23) fit.
-B_SCALINGS = ("section3", "unit")
+B_SCALINGS = model.B_SCALINGS
 
 
 def _lazy_config(profile) -> dict:
@@ -488,7 +488,7 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
     ytilde = fstar / fstar.abs().min()
     Hbar = baselines.ntk_diagonal(L, d, init=init)
     m = unit["m"]
-    scale = 1.0 if unit["B"] == "section3" else math.sqrt(m)
+    scale = model.output_scale(m, unit["B"])
     # The same function-space step under both scalings: the NTK of B ~ N(0, 1) is m times larger.
     eta = config["step"] / Hbar / scale**2
     out = {key: [] for key in ("net_error", "kernel_error", "correlation", "agreement", "w_distance",
@@ -498,8 +498,7 @@ def _lazy_run(config: dict, unit: dict, device: torch.device):
         gen = make_generator(SEED + 1000 + r, "cpu")
         idx = torch.randint(n, (config["steps"],), generator=gen)
         drawn = model.init_params(m, d, L, init=init, generator=make_generator(SEED + 2000 + r, "cpu"))
-        p0 = model.RNNParams(drawn.W.to(device), drawn.A.to(device), (drawn.B * scale).to(device),
-                             drawn.M0.to(device), init=init, L=L)
+        p0 = model.with_output_scaling(drawn, unit["B"]).to(device=device)
         Xd, Xtd = X.to(device), Xt.to(device)
         p = train.train_on_stream(p0, Xd[idx], y[idx].to(device), eta)
         f0, f0t = model.forward(p0, Xd).cpu(), model.forward(p0, Xtd).cpu()

@@ -36,6 +36,12 @@ import torch
 from .checks import as_tensor, check_int, check_real
 from .model import check_inputs, get_init
 
+__all__ = ["kappa", "hermite_coefficients", "series_tail", "kappa_series", "series_terms_needed",
+           "forward_kernel", "forward_correlation", "forward_diagonal", "sigma", "backward_kernel",
+           "ntk", "cross_forward_kernel", "output_ntk", "output_ntk_matrix",
+           "cross_output_correlation", "SeriesKernel", "forward_kernel_series", "normalized",
+           "degeneracy_asymptote", "backward_asymptote"]
+
 # |rho| may exceed 1 by rounding (S_ij / sqrt(S_ii S_jj) with i ~ j); anything further out is a bug
 # or bad input and is reported rather than clipped.
 _RHO_SLACK = 1e-12

@@ -18,6 +18,9 @@ import torch
 from .checks import check_int, check_sequences
 from .device import DEFAULT_DTYPE, get_device
 
+__all__ = ["Init", "INITS", "get_init", "RNNParams", "B_SCALINGS", "output_scale", "with_output_scaling",
+           "init_params", "Trajectory", "check_inputs", "forward"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Init:
@@ -106,9 +109,38 @@ class RNNParams:
     def device(self) -> torch.device:
         return self.W.device
 
+    def to(self, *, dtype: torch.dtype | None = None, device=None) -> RNNParams:
+        """The same weights in ``dtype`` on ``device`` (either may be None: unchanged)."""
+        dev = get_device(device) if device is not None else None
+        return self.replace(**{k: getattr(self, k).to(device=dev, dtype=dtype)
+                               for k in ("W", "A", "B", "M0")})
+
     def replace(self, **changes) -> RNNParams:
         """A copy with some fields replaced (e.g. the trained W)."""
         return dataclasses.replace(self, **changes)
+
+
+#: The two scalings of the output weights B that the paper uses side by side: ``"section3"``,
+#: B ~ N(0, 1/m) (Section 3 and Algorithm 1's box, what :func:`init_params` draws), and ``"unit"``,
+#: B ~ N(0, 1), the scaling under which the 1/m of eq. (23) and Theorem 2's eta = O(1/m) fit.
+B_SCALINGS = ("section3", "unit")
+
+
+def output_scale(m: int, scaling: str) -> float:
+    """The factor that turns B ~ N(0, 1/m) into the given scaling of :data:`B_SCALINGS`: 1 for
+    ``"section3"``, sqrt(m) for ``"unit"``.  The NTK and the gradients scale by its square."""
+    m = check_int(m, name="m", minimum=1)
+    if scaling not in B_SCALINGS:
+        raise ValueError(f"scaling must be one of {B_SCALINGS}, got {scaling!r}")
+    return 1.0 if scaling == "section3" else float(m) ** 0.5
+
+
+def with_output_scaling(params: RNNParams, scaling: str) -> RNNParams:
+    """``params`` (drawn with B ~ N(0, 1/m)) with B rescaled to ``scaling``: the same network up
+    to the factor :func:`output_scale` on its output."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    return params.replace(B=params.B * output_scale(params.m, scaling))
 
 
 def init_params(m, d, L, *, init="paper", generator: torch.Generator | None = None,

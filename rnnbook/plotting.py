@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import matplotlib
 
+__all__ = ["STYLE", "use_style", "figure", "integer_ticks"]
+
 STYLE = {
     "figure.dpi": 110,
     "savefig.dpi": 110,

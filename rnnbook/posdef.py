@@ -18,6 +18,10 @@ from .checks import as_tensor, check_int, check_real
 from .linalg import dominance_constant, inverse_quadratic_form
 from .series import PowerSeries
 
+__all__ = ["Kernel", "gram", "linear_kernel", "gaussian_kernel", "dot_product_kernel",
+           "product_kernel", "sphere", "min_eigenvalues", "monomial_kernel", "monomial_targets",
+           "Prop24Trial", "prop24_trial"]
+
 Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+__all__ = ["ENV_VAR", "Profile", "PROFILES", "get"]
+
 ENV_VAR = "RNNBOOK_PROFILE"
 
 

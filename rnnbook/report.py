@@ -14,6 +14,9 @@ import numpy as np
 
 from .verdicts import Verdict
 
+__all__ = ["plain", "number", "BRIEF", "verdict", "VERDICTS", "note", "glue_run", "loglog_slope",
+           "bootstrap_loglog_slope", "replicate_loglog_slope", "local_exponent"]
+
 
 def plain(value):
     """A numpy scalar as the equivalent Python number (glue formats Python numbers)."""
@@ -67,6 +70,25 @@ def note(key: str, text: str) -> None:
     if not isinstance(text, str) or not text:
         raise TypeError("text must be a non-empty str")
     _glue_markdown(key, text)
+
+
+def glue_run(result, prefix: str, *keys: str, numbers: dict | None = None) -> dict:
+    """Glue what a chapter says about a sweep's run, once: ``{prefix}_where`` (where, when and under
+    which profile the shown results were computed: ``result.provenance_sentence()``), and for each
+    of ``keys`` the run's own setting ``result.config[key]`` as the number ``{prefix}_{key}``
+    (``numbers`` maps further glue keys to config keys).  So every size a chapter prints comes from
+    the run it shows.  Returns ``result.config``."""
+    if not isinstance(prefix, str) or not prefix.isidentifier():
+        raise ValueError(f"prefix must be an identifier, got {prefix!r}")
+    config = result.config
+    wanted = {f"{prefix}_{k}": k for k in keys} | dict(numbers or {})
+    missing = sorted(k for k in wanted.values() if k not in config)
+    if missing:
+        raise KeyError(f"the run of {result.name!r} has no setting {missing}; it has {sorted(config)}")
+    note(f"{prefix}_where", result.provenance_sentence())
+    for glue_key, config_key in wanted.items():
+        number(glue_key, config[config_key])
+    return config
 
 
 def _glue_markdown(key: str, text: str) -> None:

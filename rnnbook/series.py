@@ -27,6 +27,11 @@ import torch
 
 from .checks import check_int, check_real
 
+__all__ = ["MP_DPS", "Majorant", "PowerSeries", "exp", "sin", "cos", "arctan", "arcsin", "log1p",
+           "geometric", "polynomial", "monomial", "FAMILIES", "SeriesSum", "log_complexity",
+           "complexity", "growth_order", "complexity_series", "largest_multinomial",
+           "complexity_n_series", "complexity_n", "log_complexity_n"]
+
 MP_DPS = 40  # working precision of coefficient arithmetic, in decimal digits
 # A private context, so that importing rnnbook leaves mpmath's global precision alone.
 mp = mpmath.MPContext()

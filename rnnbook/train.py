@@ -48,6 +48,10 @@ from .empirical import backward_vectors
 from .model import RNNParams, check_inputs, forward, get_init, init_params
 from .runtime import progress_bar
 
+__all__ = ["LOSSES", "DATA_CHUNK", "CPU_SPLIT_WIDTH", "logistic_loss", "gradient", "mean_loss",
+           "zero_one_error", "run_seed", "held_out_sample", "run_stream", "log_steps",
+           "TrainResult", "sgd", "algorithm1_loop", "train_on_stream", "final_margins"]
+
 #: The two losses: ``"final"`` l(y f(W, x)) of eqs. (15)-(16), ``"labelling"`` sum_l l(y_l f_l) of
 #: Remark 3.2 (f_l = B^T h_l, one label per position).
 LOSSES = ("final", "labelling")

@@ -36,6 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+__all__ = ["HOLDS", "HOLDS_WITH_CONSTANT", "LOOSER", "INCONSISTENT", "NOT_REFUTED", "INCONCLUSIVE",
+           "WORDS", "fmt", "Verdict", "rate", "trend", "bound", "constant", "agreement",
+           "compare_errors", "ErrorEstimate", "error_estimate", "learned", "combine",
+           "rate_of_bound", "finite", "exists", "approach", "sampled"]
+
 HOLDS = "holds"
 HOLDS_WITH_CONSTANT = "holds with constant c"
 LOOSER = "looser than stated"

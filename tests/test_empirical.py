@@ -145,12 +145,12 @@ def autograd_backward_vectors(p, X):
 @pytest.mark.parametrize("init", ["paper", "algorithm1"])
 @pytest.mark.parametrize("L", [1, 5])
 def test_backward_vectors_are_gradients_wrt_pre_activations(init, L, device):
-    """DESIGN's reading of eq. (22): delta_l = (Back_l D_l)^T = df / d(W h_{l-1} + A X_l), with
-    delta_L = D_L B, delta_l = D_l W^T delta_{l+1}.  Autograd through the plain recurrence computes
-    the same products of the same float64 numbers in possibly another order: each of the L - 1
-    steps is a length-m dot product (relative error <= m eps ~ 1e-14 of its terms at m = 40), so
-    1e-12 absolute on entries of size ~ m^(-1/2) leaves a margin while a wrong transpose (W for
-    W^T) or a missing D_l changes entries at O(m^(-1/2))."""
+    """The reading of eq. (22) in book/conventions.md ('Backward vectors and kernel'): delta_l = (Back_l
+    D_l)^T = df / d(W h_{l-1} + A X_l), with delta_L = D_L B, delta_l = D_l W^T delta_{l+1}.  Autograd
+    through the plain recurrence computes the same products of the same float64 numbers in possibly
+    another order: each of the L - 1 steps is a length-m dot product (relative error <= m eps ~ 1e-14 of
+    its terms at m = 40), so 1e-12 absolute on entries of size ~ m^(-1/2) leaves a margin while a wrong
+    transpose (W for W^T) or a missing D_l changes entries at O(m^(-1/2))."""
     m, n, d = 40, 6, 3
     p = model.init_params(m, d, L, init=init, generator=make_generator(30 + L, device), device=device)
     X = torch.randn(n, L, d, generator=make_generator(31, device), dtype=torch.float64, device=device)
@@ -168,10 +168,10 @@ def test_backward_vectors_are_gradients_wrt_pre_activations(init, L, device):
 
 
 def test_backward_correlations_are_the_gram_of_the_backward_vectors(device):
-    """<delta_l(x_i), delta_l'(x_j)> of eqs. (26)-(27) (without the paper's 1/m, DESIGN's B scale):
-    entry [l-1, l'-1, i, j].  One (nL x m) Gram product against an einsum of the same vectors:
-    rounding of length-m dot products, 1e-14 relative.  Swapping (l, i) with (l', j) transposes the
-    Gram matrix, so C[l, l', i, j] = C[l', l, j, i] to the same rounding."""
+    """<delta_l(x_i), delta_l'(x_j)> of eqs. (26)-(27) (without the paper's 1/m: book/conventions.md, 'The
+    scale of B'): entry [l-1, l'-1, i, j].  One (nL x m) Gram product against an einsum of the same
+    vectors: rounding of length-m dot products, 1e-14 relative.  Swapping (l, i) with (l', j) transposes
+    the Gram matrix, so C[l, l', i, j] = C[l', l, j, i] to the same rounding."""
     L, n, m = 4, 5, 48
     p = model.init_params(m, 3, L, init="algorithm1", generator=make_generator(32, device), device=device)
     X = unit_sequences(n, L, 3, seed=33, device=device)
@@ -223,7 +223,7 @@ def backward_deviation(init, X, m, seeds, seed0):
 
 @pytest.mark.parametrize("init", ["paper", "algorithm1"])
 def test_monte_carlo_converges_to_the_backward_kernel(init):
-    """Theorem 6, eq. (27) with DESIGN's scaling (B ~ N(0, 1/m), no 1/m in front):
+    """Theorem 6, eq. (27) with the book's scaling (B ~ N(0, 1/m), no 1/m in front; book/conventions.md):
     E<delta_l(x_i), delta_l(x_j)> = F^l_ij + b/m + O(1/m^2), F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k).
     As for the forward kernel: means over many networks at m1 = 64 and m2 = 256, Richardson-
     extrapolated, (m2 E2 - m1 E1)/(m2 - m1), must be zero within z standard errors (CLT over

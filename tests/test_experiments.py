@@ -102,9 +102,61 @@ def test_sgd_sweeps_run_and_match_a_direct_call(tmp_path):
     lab = experiments.run("sgd_labelling", profile=tiny, device="cpu", directory=tmp_path,
                     use_committed=False).value(init="algorithm1")
     assert np.array(lab["position_error"]).shape == (2, 3)
-    lazy = experiments.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
-    for rec in lazy.records.values():
-        assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in rec["value"].values())
+
+
+def test_lazy_sweep_metrics_recomputed_independently(tmp_path):
+    """Every metric of one sgd_lazy unit (B ~ N(0, 1), run 0) recomputed another way: the network
+    by Algorithm 1's literal loop (train.algorithm1_loop, through train.gradient), the kernel
+    limit by a plain loop over f_t(x) = f_0(x) + sum_{s<t} a_s H(x, x_s), the norms by dense
+    solves and SVDs."""
+    import math
+
+    import torch
+
+    from rnnbook import baselines, kernels, model, train
+    from rnnbook.device import make_generator
+    from rnnbook.experiments import SEED, lazy_data
+
+    tiny = _tiny_sgd_profile()
+    res = experiments.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    assert res.axis("m") == [8, 16] and res.axis("B") == ["section3", "unit"]
+    cfg, m = res.config, 16
+    got = res.value(B="unit", m=m)
+    assert all(len(v) == cfg["runs"] for v in got.values())
+    X, y, fstar, Xt, yt = lazy_data(cfg)
+    n, L, d = X.shape
+    H = kernels.ntk(torch.cat([X, Xt]), init=cfg["init"]) * m  # B ~ N(0, 1): m times the NTK
+    eta = cfg["step"] / baselines.ntk_diagonal(L, d, init=cfg["init"]) / m
+    idx = torch.randint(n, (cfg["steps"],), generator=make_generator(SEED + 1000, "cpu"))
+    p0 = model.init_params(m, d, L, init=cfg["init"], generator=make_generator(SEED + 2000, "cpu"))
+    p0 = p0.replace(B=p0.B * math.sqrt(m))
+    p = train.algorithm1_loop(p0, X[idx], y[idx], eta)
+    f0, f0t, f = model.forward(p0, X), model.forward(p0, Xt), model.forward(p, Xt)
+    a = torch.zeros(len(idx), dtype=torch.float64)
+    for t, i in enumerate(idx.tolist()):
+        ft = f0[i] + sum(a[s] * H[i, j] for s, j in enumerate(idx[:t].tolist()))
+        a[t] = eta * y[i] / (1 + math.exp(float(y[i] * ft)))
+    fk = f0t + H[n:, idx] @ a
+    dW = p.W - p0.W
+    v = fstar / fstar.abs().min() - f0
+    want = {
+        "net_error": float((f * yt < 0).double().mean()),
+        "kernel_error": float((fk * yt < 0).double().mean()),
+        "correlation": float(np.corrcoef((f - f0t).numpy(), (fk - f0t).numpy())[0, 1]),
+        "agreement": float((f.sign() == fk.sign()).double().mean()),
+        "w_distance": float(dW.square().sum().sqrt()),
+        "kernel_distance": math.sqrt(float(a @ H[idx][:, idx] @ a)),
+        "w_operator": float(torch.linalg.svdvals(dW)[0]),
+        "w0_operator": float(torch.linalg.svdvals(p0.W)[0]),
+        "f0_rms": float(f0t.square().mean().sqrt()),
+        "margin_norm": math.sqrt(float(v @ torch.linalg.solve(H[:n, :n], v))),
+    }
+    assert set(got) == set(want)
+    for key, value in want.items():
+        # error rates and agreement are counts over the test sample: identical; the rest agree to
+        # rounding of two different orders of summation (the literal loop vs the batched trainer).
+        tol = 0 if key in ("net_error", "kernel_error", "agreement") else 1e-8
+        assert got[key][0] == pytest.approx(value, rel=tol, abs=tol), key
 
 
 def test_span_sweep_pairs_the_network_with_one_position(tmp_path):

@@ -287,11 +287,11 @@ def naive_backward_kernel(X, init):
 
 @pytest.mark.parametrize("init", ["paper", "algorithm1"])
 def test_backward_kernel_is_the_product_of_sigmas(init, device):
-    """Theorem 6's limit F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) (eq. 28 for Sigma; DESIGN's
-    exact value of what eq. 29 bounds) against a naive loop.  Both read the same rho, so only the
-    evaluation of Sigma differs: 1/2 + arcsin/pi and 1 - arccos/pi each err by a few ulps
-    absolute, i.e. a few ulps relative for the factors here (all above 0.35), and a product of
-    L = 6 of them adds L more: within 1e-14 relative (measured: 7e-16)."""
+    """Theorem 6's limit F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) (eq. 28 for Sigma; the exact value of
+    what eq. 29 bounds, book/conventions.md 'Backward vectors and kernel') against a naive loop.  Both
+    read the same rho, so only the evaluation of Sigma differs: 1/2 + arcsin/pi and 1 - arccos/pi each err
+    by a few ulps absolute, i.e. a few ulps relative for the factors here (all above 0.35), and a product
+    of L = 6 of them adds L more: within 1e-14 relative (measured: 7e-16)."""
     X = sequences(12, 6, 3, seed=20, device=device)
     F = kernels.backward_kernel(X, init=init)
     assert F.shape == (6, 12, 12) and F.dtype == torch.float64 and F.device == X.device

@@ -38,9 +38,10 @@ def assert_close_relative(H, ref, tol):
 @pytest.mark.parametrize("init", ["paper", "algorithm1"])
 @pytest.mark.parametrize("m", [32, 64])
 def test_empirical_ntk_equals_the_jacobian_gram(init, m, device):
-    """Eq. (23) at width m, with h_{l-1} (DESIGN): H^(m)_ij = sum_{l,l'} <delta_l(x_i),
-    delta_l'(x_j)> <h_{l-1}(x_i), h_{l'-1}(x_j)> equals <grad_W f(x_i), grad_W f(x_j)> from the full
-    Jacobian, for the default block size and blocks of 1 and 2 rows (see :func:`tolerance`)."""
+    """Eq. (23) at width m, with h_{l-1} (book/conventions.md, 'Neural tangent kernel'): H^(m)_ij =
+    sum_{l,l'} <delta_l(x_i), delta_l'(x_j)> <h_{l-1}(x_i), h_{l'-1}(x_j)> equals <grad_W f(x_i), grad_W
+    f(x_j)> from the full Jacobian, for the default block size and blocks of 1 and 2 rows (see
+    :func:`tolerance`)."""
     n, L, d = 5, 4, 3
     p = model.init_params(m, d, L, init=init, generator=make_generator(40 + m, device), device=device)
     X = torch.randn(n, L, d, generator=make_generator(41, device), dtype=torch.float64, device=device)

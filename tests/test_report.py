@@ -116,3 +116,25 @@ def test_verdict_glue_takes_only_verdicts_and_v_keys():
     assert report.VERDICTS["v_test"] is v
     with pytest.raises(ValueError, match="__brief"):
         report.verdict("v_test__brief", v)
+
+
+def test_glue_run_glues_provenance_and_the_run_settings(monkeypatch):
+    """glue_run glues the provenance sentence and each named setting from the run's own config
+    (so a chapter never types a size), and names a setting the run does not have."""
+    glued = {}
+    monkeypatch.setattr(report, "note", lambda key, text: glued.__setitem__(key, text))
+    monkeypatch.setattr(report, "number", lambda key, value: glued.__setitem__(key, value))
+
+    class Run:
+        name, config = "toy", {"L": 40, "steps": 2000, "step": 0.5}
+
+        def provenance_sentence(self):
+            return "cpu, 2026-12-04, profile *paper*"
+
+    assert report.glue_run(Run(), "c", "L", "steps", numbers={"lazy_s": "step"}) is Run.config
+    assert glued == {"c_where": "cpu, 2026-12-04, profile *paper*", "c_L": 40, "c_steps": 2000,
+                     "lazy_s": 0.5}
+    with pytest.raises(KeyError, match=r"no setting \['n'\]"):
+        report.glue_run(Run(), "c", "n")
+    with pytest.raises(ValueError, match="prefix"):
+        report.glue_run(Run(), "not a prefix", "L")
