@@ -28,11 +28,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 book: $(STAMP)
-	@mkdir -p _build
+	@mkdir -p _build/ipython/profile_default
+	@cp book/_ext/ipython/ipython_kernel_config.py _build/ipython/profile_default/
 	@if [ "$$(cat _build/.deps-hash 2>/dev/null)" != "$(DEPS_HASH)" ]; then \
 		echo "rnnbook/, requirements or config changed: clearing the execution cache and sweeps"; \
 		rm -rf _build/.jupyter_cache _build/sweeps; fi
-	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
+	IPYTHONDIR=$(CURDIR)/_build/ipython $(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
 	@echo $(DEPS_HASH) > _build/.deps-hash
 
 # The full-size benchmarks on this machine's CPU (each prints its ratio against the obvious
