@@ -29,8 +29,8 @@ def as_tensor(
     """Convert a numpy array, torch tensor or nested sequence to a tensor.
 
     ``dtype=None`` keeps a tensor's floating dtype (and makes other input float64).  ``device=None``
-    keeps a tensor where it is and puts other input on :func:`get_device`.  With ``finite`` a NaN or
-    infinite entry is a ``ValueError`` naming ``name``.
+    keeps a tensor where it is and puts other input on :func:`rnnbook.device.get_device`.  With
+    ``finite`` a NaN or infinite entry is a ``ValueError`` naming ``name``.
     """
     if isinstance(x, torch.Tensor):
         t = x

@@ -1,25 +1,35 @@
-"""Infinite-width kernels of the RNN of eq. (14): the forward kernel K^l of Theorem 5, the backward
-kernel F^l of Theorem 6 and the neural tangent kernel H of eq. (23).
+r"""Infinite-width kernels of the RNN of eq. (14): the forward kernel :math:`K^l` of Theorem 5,
+the backward kernel :math:`F^l` of Theorem 6 and the neural tangent kernel :math:`H` of eq. (23).
 
-With a = (A's variance x m)/2 (``"paper"``: 1/L^3, ``"algorithm1"``: 1) and
-kappa(rho) = (sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi, eq. (25) reads
+With :math:`a` half of A's variance times m (``"paper"``: :math:`1/L^3`, ``"algorithm1"``: 1) and
+:math:`\kappa(\rho) = (\sqrt{1-\rho^2} + (\pi - \arccos\rho)\,\rho)/\pi`, eq. (25) reads
 
-    K^0 = 1 (all ones: every input starts from the same h_0),
-    S^l_ij = K^{l-1}_ij + a <X_{i,l}, X_{j,l}>,     Q^l_ij = sqrt(S^l_ii S^l_jj),
-    rho^l_ij = S^l_ij / Q^l_ij,                     K^l_ij = Q^l_ij kappa(rho^l_ij),
+.. math::
 
-because E[2 relu(u) relu(v)] = kappa(rho) for standard Gaussians of correlation rho, and
-kappa(rho) = sum_r mu_r^2 rho^r with the Hermite coefficients mu_r of Theorem 5.  The diagonal is
-K^l_ii = S^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2 (kappa(1) = 1), the square of the paper's Q_l.
+    K^0 = \mathbf 1 \mathbf 1^\top, \qquad
+    S^l_{ij} = K^{l-1}_{ij} + a\,\langle X_{i,l}, X_{j,l}\rangle, \qquad
+    Q^l_{ij} = \sqrt{S^l_{ii} S^l_{jj}}, \qquad
+    K^l_{ij} = Q^l_{ij}\,\kappa\big(S^l_{ij} / Q^l_{ij}\big),
 
-Backward (Theorem 6): with Sigma(rho) = 1/2 + arcsin(rho)/pi (eq. 28), the backward vectors
-delta_L = D_L B, delta_l = D_l W^T delta_{l+1} have <delta_l(x_i), delta_l(x_j)> -> F^l_ij with
+because :math:`E[2\,\mathrm{relu}(u)\,\mathrm{relu}(v)] = \kappa(\rho)` for standard Gaussians of
+correlation :math:`\rho`, and :math:`\kappa(\rho) = \sum_r \mu_r^2 \rho^r` with the Hermite
+coefficients :math:`\mu_r` of Theorem 5.  Every input starts from the same :math:`h_0`, hence
+:math:`K^0`; the diagonal is :math:`K^l_{ii} = 1 + a \sum_{k \le l} \|X_{i,k}\|^2`, the square of
+the paper's :math:`Q_l`.
 
-    F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij)
+Backward (Theorem 6): with :math:`\Sigma(\rho) = \tfrac12 + \arcsin(\rho)/\pi` (eq. 28), the
+backward vectors :math:`\delta_L = D_L B`, :math:`\delta_l = D_l W^\top \delta_{l+1}` have
+:math:`\langle \delta_l(x_i), \delta_l(x_j)\rangle \to F^l_{ij}` with
 
-(B ~ N(0, 1/m): the last factor is 2 P(both units active) / 2; each step back through W^T, of
-variance 2/m, multiplies by 2 P(both active) = Sigma(rho^k)).  The NTK with respect to W is then
-H = sum_l F^l o K^{l-1} (eq. 23 with h_{l-1}: the gradient of f in W is sum_l delta_l h_{l-1}^T).
+.. math::
+
+    F^l_{ij} = \tfrac12 \prod_{k=l}^{L} \Sigma(\rho^k_{ij})
+
+(:math:`B \sim N(0, 1/m)`: the last factor is the probability that both units are active; each
+step back through :math:`W^\top`, of variance :math:`2/m`, multiplies by
+:math:`2 P(\text{both active}) = \Sigma(\rho^k)`).  The NTK with respect to W is then
+:math:`H = \sum_l F^l \circ K^{l-1}` (eq. 23 with :math:`h_{l-1}`: the gradient of f in W is
+:math:`\sum_l \delta_l h_{l-1}^\top`).
 
 Every pair (i, j) evolves independently given the diagonal, so the recursion runs over blocks of
 rows (bounded memory) and, by symmetry, only over the upper triangle.
@@ -66,8 +76,9 @@ def _kappa_(rho: torch.Tensor) -> torch.Tensor:
 
 
 def kappa(rho) -> torch.Tensor:
-    """kappa(rho) = (sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi = sum_r mu_r^2 rho^r: the
-    normalised ReLU kernel E[2 relu(u) relu(v)] of eq. (25), for correlations rho in [-1, 1]
+    r"""The normalised ReLU kernel of eq. (25),
+    :math:`\kappa(\rho) = (\sqrt{1-\rho^2} + (\pi - \arccos\rho)\,\rho)/\pi = \sum_r \mu_r^2 \rho^r
+    = E[2\,\mathrm{relu}(u)\,\mathrm{relu}(v)]`, for correlations :math:`\rho \in [-1, 1]`
     (values outside by more than 1e-12 are a ``ValueError``; rounding excursions are clipped)."""
     rho = as_tensor(rho, name="rho").clone()
     return _kappa_(_clip_rho(rho, "rho"))
@@ -280,8 +291,9 @@ def _store(out, idx, s, e, block):
 
 
 def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Tensor:
-    """The forward kernel of Theorem 5 (eq. 25) in closed form: K^0..K^L, shape (L+1, n, n),
-    float64 on X's device.  K^l_ij is the infinite-width limit of <h_l(x_i), h_l(x_j)>.
+    r"""The forward kernel of Theorem 5 (eq. 25) in closed form: :math:`K^0, \dots, K^L`, shape
+    (L+1, n, n), float64 on X's device.  :math:`K^l_{ij}` is the infinite-width limit of
+    :math:`\langle h_l(x_i), h_l(x_j)\rangle`.
 
     ``X``: (n, L, d) sequences; ``init``: ``"paper"`` (a = 1/L^3) or ``"algorithm1"`` (a = 1);
     ``layers``: only these l (e.g. ``[L]``) to save memory, in the given order; ``block_rows``:
@@ -327,9 +339,11 @@ def forward_diagonal(X, *, init="paper") -> torch.Tensor:
 
 
 def sigma(rho) -> torch.Tensor:
-    """Sigma(rho) = 1/2 + arcsin(rho)/pi of eq. (28), for correlations in [-1, 1] (values outside by
-    more than 1e-12 are a ``ValueError``).  Sigma(rho) = 2 P(u > 0, v > 0) for standard Gaussians of
-    correlation rho: the factor one ReLU layer contributes to a backward correlation."""
+    r""":math:`\Sigma(\rho) = \tfrac12 + \arcsin(\rho)/\pi` of eq. (28), for correlations in
+    [-1, 1] (values outside by more than 1e-12 are a ``ValueError``).
+    :math:`\Sigma(\rho) = 2 P(u > 0, v > 0)` for standard Gaussians of correlation :math:`\rho`:
+    the factor one ReLU layer contributes to a backward correlation.  It is also
+    :math:`\kappa'(\rho)`."""
     rho = as_tensor(rho, name="rho").clone()
     return _sigma_(_clip_rho(rho, "rho"))
 
@@ -340,8 +354,9 @@ def _sigma_(rho: torch.Tensor) -> torch.Tensor:
 
 
 def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
-    """The backward kernel of Theorem 6 in closed form: F^1..F^L, shape (L, n, n), float64 on X's
-    device, with F^l_ij = 1/2 prod_{k=l..L} Sigma(rho^k_ij) (eq. 28 for Sigma).
+    r"""The backward kernel of Theorem 6 in closed form: :math:`F^1, \dots, F^L`, shape (L, n, n),
+    float64 on X's device, with :math:`F^l_{ij} = \tfrac12 \prod_{k=l}^{L} \Sigma(\rho^k_{ij})`
+    (eq. 28 for :math:`\Sigma`).
 
     F^l_ij is the infinite-width limit of <delta_l(x_i), delta_l(x_j)> for the backward vectors
     delta_L = D_L B, delta_l = D_l W^T delta_{l+1} with B ~ N(0, 1/m) (Section 3) -- the paper's
@@ -360,8 +375,8 @@ def _backward_products_(F: torch.Tensor) -> torch.Tensor:
 
 
 def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
-    """The neural tangent kernel of eq. (23) at infinite width, with respect to W:
-    H_ij = sum_{l=1..L} F^l_ij K^{l-1}_ij, shape (n, n), float64 on X's device.
+    r"""The neural tangent kernel of eq. (23) at infinite width, with respect to W:
+    :math:`H_{ij} = \sum_{l=1}^{L} F^l_{ij} K^{l-1}_{ij}`, shape (n, n), float64 on X's device.
 
     It is the limit of <grad_W f(x_i), grad_W f(x_j)> with B ~ N(0, 1/m) (Section 3); eq. (23)
     writes h_l where the gradient has h_{l-1} (grad_W f = sum_l delta_l h_{l-1}^T).  Computed in

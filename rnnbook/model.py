@@ -1,11 +1,14 @@
-"""The recurrent network of eq. (14): parameters, initialisation conventions, forward pass.
+r"""The recurrent network of eq. (14): parameters, initialisation conventions, forward pass.
 
-    h_0 = relu(M0)                      (the same for every input)
-    h_l = relu(W h_{l-1} + A X_l),      l = 1..L
-    f(W, x) = B^T h_L
+.. math::
 
-Only W is trained (Algorithm 1).  The paper gives two initialisations that disagree about A
-(see :data:`INITS`): Section 3 draws A with variance 2/(L^3 m), the box of Algorithm 1 with 2/m.
+    h_0 = \mathrm{relu}(M_0), \qquad
+    h_l = \mathrm{relu}(W h_{l-1} + A X_l) \quad (l = 1, \dots, L), \qquad
+    f(W, x) = B^\top h_L,
+
+with :math:`h_0` the same for every input.  Only W is trained (Algorithm 1).  The paper gives two
+initialisations that disagree about A (see :data:`INITS`): Section 3 draws A with variance
+:math:`2/(L^3 m)`, the box of Algorithm 1 with :math:`2/m`.
 """
 
 from __future__ import annotations

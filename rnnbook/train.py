@@ -1,14 +1,17 @@
-"""Algorithm 1 of the paper: online SGD on W, with batched independent runs, evaluation, and the
-kernel-regression (NTK) baseline.
+r"""Algorithm 1 of the paper: online SGD on W, with batched independent runs and their evaluation.
 
 Algorithm 1 trains only W of the network (14), one fresh sample per step:
 
-    W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)),     l(z) = log(1 + e^-z)   (eqs. 15-16),
+.. math::
 
-and Theorem 2 bounds (1/n) sum_k L^{0-1}_D(W_k) (eq. 17) for eta = O(1/m).  :func:`sgd` runs it
-exactly (batch size 1, no autograd): the gradient is written out, grad_W l(y f) = l'(y f) y
-sum_l delta_l h_{l-1}^T with the backward vectors delta_L = D_L B, delta_l = D_l W^T delta_{l+1}
-of :mod:`rnnbook.empirical`, so one step costs L products with W forward, L - 1 backward and one
+    W_t = W_{t-1} - \eta\,\nabla_W \ell\big(y_t f(W_{t-1}, x_t)\big), \qquad
+    \ell(z) = \log(1 + e^{-z}) \qquad \text{(eqs. 15-16)},
+
+and Theorem 2 bounds :math:`\frac1n \sum_k L^{0-1}_D(W_k)` (eq. 17) for :math:`\eta = O(1/m)`.
+:func:`sgd` runs it exactly (batch size 1, no autograd): the gradient is written out,
+:math:`\nabla_W \ell(y f) = \ell'(y f)\, y \sum_l \delta_l h_{l-1}^\top` with the backward
+vectors :math:`\delta_L = D_L B`, :math:`\delta_l = D_l W^\top \delta_{l+1}` of
+:mod:`rnnbook.empirical`, so one step costs L products with W forward, L - 1 backward and one
 rank-L update (about (3L - 1) m^2 multiply-adds, (2L + 2) m^2 entries of W read or written).
 
 Remark 3.2's sequence-labelling loss sum_l l(y_l f_l), f_l = B^T h_l, is ``loss="labelling"``:
@@ -16,7 +19,8 @@ its backward pass is the usual one through time, e_L = D_L g_L B, e_l = D_l (W^T
 with g_l = l'(y_l f_l) y_l.
 
 Scale.  Under B ~ N(0, 1/m) the NTK diagonal Hbar = <grad_W f, grad_W f> of a unit-norm sequence
-is Hbar = L/2 + a L (L - 1)/4 (:func:`ntk_diagonal`, the H_ii of :func:`rnnbook.kernels.ntk`):
+is Hbar = L/2 + a L (L - 1)/4 (:func:`rnnbook.baselines.ntk_diagonal`, the H_ii of
+:func:`rnnbook.kernels.ntk`):
 a = 1/L^3 under Section 3's initialisation (Hbar about L/2), a = 1 under Algorithm 1's (Hbar =
 L/2 + L (L - 1)/4, about L^2/4).  One step with eta = c/m moves f on its own sample by
 eta abs(l') Hbar, about c Hbar / (2m) at the start (abs(l') = 1/2 at f = 0), so at fixed c the step in
@@ -435,8 +439,8 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
 
     * Exactly one of ``eta`` and ``c`` (then eta = c / m); eta must be > 0.  See the module
       docstring on the scale: eta = c/m moves f by about c Hbar / (2m) per step, Hbar =
-      :func:`ntk_diagonal` (about L/2 under Section 3's initialisation, L/2 + L(L-1)/4 under
-      Algorithm 1's).
+      :func:`rnnbook.baselines.ntk_diagonal` (about L/2 under Section 3's initialisation,
+      L/2 + L(L-1)/4 under Algorithm 1's).
     * ``init``: ``"algorithm1"`` (A ~ N(0, 2/m), the box) or ``"paper"`` (A ~ N(0, 2/(L^3 m))).
     * Runs ``first_run .. first_run + runs - 1``; run r draws its weights and data from a CPU
       generator seeded with ``run_seed(seed, r)`` (see the module docstring): the batched runs

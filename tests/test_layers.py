@@ -151,3 +151,35 @@ def test_deprecated_modules_warn(old, new):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         importlib.import_module("rnnbook.experiments")
+
+
+def test_readme_lists_every_deprecated_name():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    for (old_mod, old_name), (new_mod, new_name) in _deprecated.MOVED.items():
+        assert f"| `rnnbook.{old_mod}.{old_name}` | `rnnbook.{new_mod}.{new_name}` |" in readme
+
+
+@pytest.mark.parametrize("module", sorted(set(GRAPH) - TOP - {"_version"}))
+def test_public_modules_declare_all(module):
+    mod = importlib.import_module(f"rnnbook.{module}")
+    assert isinstance(getattr(mod, "__all__", None), list), f"rnnbook.{module} has no __all__"
+    missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+    assert not missing, f"rnnbook.{module}.__all__ names what it does not define: {missing}"
+
+
+def test_tests_cite_sections_of_the_conventions_page():
+    """Tests cite the conventions they check as book/conventions.md 'Section title': every cited
+    title is a section of that page (the repository stands on its own)."""
+    import re
+
+    root = PACKAGE.parent
+    page = (root / "book" / "conventions.md").read_text()
+    titles = set(re.findall(r"^## (.+)$", page, re.M))
+    cited = set()
+    for path in set((root / "tests").glob("test_*.py")) - {pathlib.Path(__file__)}:
+        text = " ".join(path.read_text().split())
+        cited |= set(re.findall(r"book/conventions\.md,? \(?'([^']+)'", text))
+    assert cited, "no test cites the conventions page"
+    # a title may carry math ("The scale of $B$") and equation numbers after a comma
+    plain = {re.sub(r"\$([^$]*)\$", r"\1", t).split(", eq")[0] for t in titles}
+    assert cited <= plain, f"cited sections missing from book/conventions.md: {sorted(cited - plain)}"
