@@ -96,8 +96,11 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 
 
 def resolve_generator(generator: torch.Generator | None, seed: int | None,
-               device: str | torch.device | None) -> torch.Generator:
-    """The generator to draw from: ``generator`` as given, or a fresh one seeded with ``seed``."""
+                      device: str | torch.device | None) -> torch.Generator:
+    """The one rule every sampler of the package follows: draw from ``generator`` as given (on its
+    own device; a different ``device`` is a ``ValueError``), or from a fresh generator seeded with
+    ``seed`` on ``device``.  Exactly one of the two: an unseeded draw is a ``TypeError``, since
+    every draw of the book is reproducible."""
     if generator is not None and seed is not None:
         raise ValueError("pass either generator or seed, not both")
     if generator is not None:

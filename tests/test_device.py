@@ -51,3 +51,28 @@ def test_generator_is_deterministic(device):
 def test_describe_names_the_hardware():
     info = D.describe()
     assert info["torch"] == torch.__version__ and "default device" in info
+
+
+def test_resolve_generator_is_the_one_seeding_rule():
+    gen = D.make_generator(3, "cpu")
+    assert D.resolve_generator(gen, None, None) is gen
+    assert D.resolve_generator(gen, None, "cpu") is gen
+    fresh = D.resolve_generator(None, 3, "cpu")
+    assert torch.equal(torch.rand(4, generator=fresh), torch.rand(4, generator=D.make_generator(3, "cpu")))
+    with pytest.raises(ValueError, match="either generator or seed"):
+        D.resolve_generator(gen, 3, None)
+    with pytest.raises(TypeError, match="always seeded"):
+        D.resolve_generator(None, None, "cpu")
+    with pytest.raises(TypeError, match="torch.Generator"):
+        D.resolve_generator(3, None, None)
+
+
+def test_unit_vectors_lie_on_the_sphere_and_are_rotation_invariant_in_mean():
+    """Normalised Gaussians: unit norm to rounding; the mean of N directions has each coordinate
+    with variance 1/(N d), so at N = 20000, d = 4 every coordinate is within 4.892 / sqrt(N d)
+    of 0 (two-sided 1e-6 false-alarm rate per coordinate)."""
+    n, d = 20000, 4
+    u = D.unit_vectors((n,), d, D.make_generator(0, "cpu"), torch.float64)
+    assert u.shape == (n, d)
+    torch.testing.assert_close(u.norm(dim=1), torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-15)
+    assert float(u.mean(0).abs().max()) < 4.892 / (n * d) ** 0.5
