@@ -16,11 +16,14 @@ from . import linalg
 from .checks import as_tensor, check_int, check_positions, check_real, check_sequences
 from .kernels import _backward_products_, forward_correlation, forward_diagonal, ntk, sigma
 from .linalg import check_symmetric, psd_tolerance
+from .series import largest_multinomial
 
 __all__ = ["BackwardDominance", "backward_dominance", "sigma_and_backward", "backward_dominance_of",
            "pair_bootstrap", "bootstrap_exponent", "position_kernel", "kernel_dominance",
-           "window_dominance", "ntk_layer_dominance", "Eq18Correction", "min_eq18_correction",
-           "BoundConstants", "generalization_bound", "samples_needed", "remark31_steps"]
+           "WindowDominance", "window_constants", "window_dominance", "ntk_layer_dominance",
+           "claimed_xi32", "claimed_xi33", "claimed_xi35", "Eq18Correction", "min_eq18_correction",
+           "extrapolated_log_width", "BoundConstants", "generalization_bound", "samples_needed",
+           "remark31_steps"]
 
 
 class BackwardDominance(NamedTuple):
@@ -34,7 +37,7 @@ class BackwardDominance(NamedTuple):
 def backward_dominance(X, *, init="paper") -> BackwardDominance:
     """The best constant of inequality (29), F^l >= K Sigma(rho^l), for the sample X (n, L, d).
 
-    ``xi[l-1]`` is the generalised eigenvalue of :func:`dominance_constant` with F^l from
+    ``xi[l-1]`` is the generalised eigenvalue of :func:`rnnbook.linalg.dominance_constant` with F^l from
     :func:`rnnbook.kernels.backward_kernel` and Sigma(rho^l) of eq. (28): the paper's K, read as
     F^l - K Sigma >= 0 (see the errata on its direction).  It can only shrink as points are added,
     so the bound the paper needs -- one constant for every n -- is at most its large-n limit, and
@@ -210,13 +213,22 @@ def kernel_dominance(H, X, positions, powers, *, scale: str = "product") -> torc
                                    for p in powers], name="H")
 
 
-def window_dominance(H, X, l: int, a: int, powers) -> torch.Tensor:
+class WindowDominance(NamedTuple):
+    """The best constants of eq. (36) on a sample, with and without its factor 2^(-a k)
+    (see :func:`window_constants`); each float64 of shape (len(powers),)."""
+
+    xi: torch.Tensor      # eq. (36): H - xi_k (Z_i^T Z_j / (||Z_i|| ||Z_j|| 2^a))^k >= 0
+    window: torch.Tensor  # the window kernel's own: H - w_k (Z_i^T Z_j / (||Z_i|| ||Z_j||))^k >= 0
+
+
+def window_constants(H, X, l: int, a: int, powers) -> WindowDominance:
     """The best constants of eq. (36) on the sample X: for each k of ``powers`` the largest xi_k with
     H - xi_k (Z_i^T Z_j / (||Z_i|| ||Z_j|| 2^a))^k >= 0, Z_i = [X_{i,l}, X_{i,l-1}, ..., X_{i,l-a}]
     (1-based l, window of a + 1 positions, 0 <= a < l).  We read the printed "2a" as 2^a, the factor
     2^(l0) of eq. (12) (a text extraction drops superscripts).  The 2^(-a k) inside the k-th power is
-    a constant factor, so xi_k = 2^(a k) times :func:`kernel_dominance` of the window's positions.
-    Shape (len(powers),), float64."""
+    a constant factor: with w_k, the constant of the window kernel without it (:func:`kernel_dominance`
+    of the window's positions), xi_k = 2^(a k) w_k exactly (a power of two).  Returns both, so that
+    what the proof's 2^(-a) costs (the factor 2^(a k)) is not undone outside this function."""
     Xt = check_sequences(X, name="X")
     L = Xt.shape[1]
     l = check_int(l, name="l", minimum=1)
@@ -228,8 +240,15 @@ def window_dominance(H, X, l: int, a: int, powers) -> torch.Tensor:
     if isinstance(powers, int):
         powers = [powers]
     powers = [check_int(p, name="powers", minimum=0) for p in powers]
-    xi = kernel_dominance(H, Xt, list(range(l - a, l + 1)), powers)
-    return xi * torch.tensor([2.0 ** (a * p) for p in powers], dtype=torch.float64)
+    window = kernel_dominance(H, Xt, list(range(l - a, l + 1)), powers)
+    return WindowDominance(window * torch.tensor([2.0 ** (a * p) for p in powers], dtype=torch.float64),
+                           window)
+
+
+def window_dominance(H, X, l: int, a: int, powers) -> torch.Tensor:
+    """The best constants xi_k of eq. (36) on the sample X (the ``xi`` of :func:`window_constants`,
+    which also gives the window kernel's own constants).  Shape (len(powers),), float64."""
+    return window_constants(H, X, l, a, powers).xi
 
 
 def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
@@ -248,6 +267,33 @@ def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
     root = forward_diagonal(Xt, init=init)[1:].sqrt().to(H.device)  # sqrt(S^l_ii), l = 1..L
     S.mul_(root[:, :, None]).mul_(root[:, None, :])
     return linalg.dominance_constants(H, S, name="H")
+
+
+def claimed_xi32(L: int) -> float:
+    """The constant eq. (32) claims, H^inf >= xi Q_l o Sigma(rho^l) with xi = 1/O(L^4), with the
+    O(.) constant set to 1: L^-4."""
+    L = check_int(L, name="L", minimum=1)
+    return float(L) ** -4.0
+
+
+def claimed_xi33(L: int, k: int) -> float:
+    """The constant eqs. (33) and (36) claim for the k-th power, Omega(1/L^7) (1/O(L))^k / k^2, with
+    every O(.) and Omega(.) constant set to 1: L^-(7 + k) / k^2 (k >= 1; the 1/k^2 is undefined at
+    k = 0)."""
+    L = check_int(L, name="L", minimum=1)
+    k = check_int(k, name="k", minimum=1)
+    return float(L) ** -(7.0 + k) / k**2
+
+
+def claimed_xi35(L: int, N: int, p: int, *, C1: float = 100.0) -> float:
+    """The constant eq. (35) claims for the p-th power of the N-position kernel,
+    1 / (C1^N L^4 L^(2N) C_{N,p} (p/N)^N) with every O(.) set to 1; ``C1`` defaults to 100, the
+    infimum of the paper's C1 > 100, and C_{N,p} is :func:`rnnbook.series.largest_multinomial`."""
+    L = check_int(L, name="L", minimum=1)
+    N = check_int(N, name="N", minimum=1)
+    p = check_int(p, name="p", minimum=1)
+    C1 = check_real(C1, name="C1", positive=True)
+    return 1 / (C1**N * L ** (4 + 2 * N) * largest_multinomial(p, N) * (p / N) ** N)
 
 
 class Eq18Correction(NamedTuple):
@@ -283,6 +329,22 @@ def min_eq18_correction(H, H_inf, *, name: str = "H") -> Eq18Correction:
     lam_pos, U_pos = lam[pos], U[:, pos]
     eps = lam_pos.sqrt()[:, None] * U_pos.T
     return Eq18Correction(float(lam_pos.sum().sqrt()), int(pos.sum()), eps, tol)
+
+
+def extrapolated_log_width(log10_m: float, log10_value: float, log10_limit: float,
+                           slope: float) -> float:
+    """log10 of the width at which a quantity measured as 10^log10_value at width 10^log10_m, and
+    falling like m^slope from there, reaches 10^log10_limit: log10_m + (log10_value - log10_limit)
+    / -slope (a power law extrapolated in log-log coordinates; below log10_m when the value is
+    already under the limit).  ``math.inf`` when slope >= 0: a quantity that does not fall never
+    reaches a lower limit.  Used for condition (18): the width m at which the smallest ||eps||_F
+    meets 0.01 / C*."""
+    for name, v in (("log10_m", log10_m), ("log10_value", log10_value), ("log10_limit", log10_limit),
+                    ("slope", slope)):
+        check_real(v, name=name)
+    if slope >= 0:
+        return math.inf
+    return log10_m + (log10_value - log10_limit) / -slope
 
 
 # ----------------------------------------------------------------------------------------------

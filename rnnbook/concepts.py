@@ -1,7 +1,7 @@
 """The concept classes of Section 2.2 of the paper: input sequences, targets, complexities, labels.
 
 * Inputs: ``X`` of shape (n, L, d), n sequences x = (X_1, ..., X_L) with
-  ``c_min <= norm(X_l) <= c_max`` (:func:`sample_sequences`); C0 = c_max / c_min.
+  ``c_min <= norm(X_l) <= c_max`` (:func:`rnnbook.data.sample_sequences`); C0 = c_max / c_min.
 * Additive class, eq. (9): F*(x) = sum_l sum_r psi_{l,r}(beta_{l,r}^T X_l / norm(X_l)), with
   complexity (10): C(F*) = L^3.5 sum_{l,r} C(psi_{l,r}, C0 sqrt(L))  (:class:`AdditiveTarget`).
 * N-variable class, eq. (11): F*(x) = sum_r psi_r(<beta_r, [X_{l_1}, ..., X_{l_N}]> /
@@ -9,7 +9,7 @@
   min(L^2 sum_r C_N(psi_r, C0 sqrt(L)), L^3.5 sum_r C(psi_r, 2^l0 C0 sqrt(L))),
   l0 = max_n l_n - min_n l_n  (:class:`NVariableTarget`).
 * Labelled data for Theorem 2, which needs y_i F*(x_i) >= 1 for every sample
-  (:func:`labelled_data`).
+  (:func:`rnnbook.data.labelled_data`).
 
 Positions are 1-based, as in the paper: position l is ``X[:, l - 1, :]``.
 
@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import series
@@ -37,7 +38,8 @@ from .series import PowerSeries
 __all__ = ["BETA_NORM_SLACK", "Complexity", "AdditiveTerm", "AdditiveTarget", "NVariableTerm",
            "NVariableTarget", "Target", "additive_target", "n_variable_target",
            "random_additive_target", "random_n_variable_target", "long_range_pair", "complexity",
-           "log_complexity_exponent"]
+           "log_complexity_exponent", "input_law_z_scores", "sphere_coordinate_density",
+           "spread_positions"]
 
 # A vector normalised in floating point has norm 1 + O(eps); the constraint norm(beta) <= 1 of
 # eqs. (9) and (11) is checked with this much slack so that such vectors are accepted.
@@ -51,6 +53,57 @@ _LOG_FLOAT_MAX = math.log(sys.float_info.max)
 
 # ----------------------------------------------------------------------------------------------
 # Input sequences.
+
+
+def input_law_z_scores(X, c_min: float, c_max: float) -> dict[str, float]:
+    """How far a sample of input sequences X (n, L, d) is from the law the book draws them from
+    (Section 2.2 fixes only C_min <= norm(X_l) <= C_max; :func:`rnnbook.data.sample_sequences`
+    draws every X_l independently, its direction u uniform on the sphere S^(d-1) and its norm
+    uniform on [c_min, c_max]).  Three sample means over the m = n L vectors, each minus its
+    expectation and divided by its standard error under that law:
+
+    * the mean norm: E = (c_min + c_max) / 2, Var = (c_max - c_min)^2 / 12;
+    * the mean of the direction's first coordinate u_1: E = 0, Var = 1/d;
+    * the mean of u_1^2: E = 1/d, Var = E u_1^4 - 1/d^2 = 3/(d(d+2)) - 1/d^2.
+
+    Returns ``{"mean norm": z, "mean u_1": z, "mean u_1^2": z}``; each is about standard normal
+    when X follows the law (central limit theorem)."""
+    X = check_sequences(X, name="X")
+    c_min = check_real(c_min, name="c_min", positive=True)
+    c_max = check_real(c_max, name="c_max", positive=True)
+    if c_max <= c_min:
+        raise ValueError(f"c_max must exceed c_min, got [{c_min}, {c_max}]")
+    d = X.shape[-1]
+    norms = torch.linalg.vector_norm(X, dim=-1).flatten().cpu().numpy()
+    u1 = X[..., 0].flatten().cpu().numpy() / norms
+    m = norms.size
+    return {
+        "mean norm": (norms.mean() - (c_min + c_max) / 2) / math.sqrt((c_max - c_min) ** 2 / 12 / m),
+        "mean u_1": u1.mean() / math.sqrt(1 / d / m),
+        "mean u_1^2": (np.mean(u1**2) - 1 / d) / math.sqrt((3 / (d * (d + 2)) - 1 / d**2) / m),
+    }
+
+
+def sphere_coordinate_density(t, d: int):
+    """The density of one coordinate u_1 of a point uniform on the unit sphere S^(d-1) of R^d,
+    Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)) (1 - t^2)^((d-3)/2) on (-1, 1): uniform for d = 3, the
+    arcsine law for d = 2, close to N(0, 1/d) for large d.  ``t`` is a float or numpy array."""
+    d = check_int(d, name="d", minimum=2)
+    t = np.asarray(t, dtype=np.float64)
+    return (math.gamma(d / 2) / (math.sqrt(math.pi) * math.gamma((d - 1) / 2))
+            * (1 - t**2) ** ((d - 3) / 2))
+
+
+def spread_positions(L: int, N: int) -> list[int]:
+    """N positions (1-based) spread evenly over 1..L, from 1 to L: round(1 + k (L-1)/(N-1)),
+    k = 0..N-1 (just position 1 for N = 1), for N-variable targets of eq. (11) whose span
+    l0 = L - 1 is the largest a sequence of length L allows.  Needs 1 <= N <= L (then the N
+    positions are distinct)."""
+    L = check_int(L, name="L", minimum=1)
+    N = check_int(N, name="N", minimum=1)
+    if N > L:
+        raise ValueError(f"N must be at most L = {L} (distinct positions), got {N}")
+    return sorted({int(round(1 + k * (L - 1) / max(N - 1, 1))) for k in range(N)})
 
 
 # ----------------------------------------------------------------------------------------------

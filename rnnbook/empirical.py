@@ -22,7 +22,8 @@ from .runtime import progress_bar
 __all__ = ["hidden_states", "forward_correlations", "backward_vectors", "backward_correlations",
            "empirical_ntk", "printed_ntk", "jacobian_ntk", "Eq23Readings", "eq23_readings",
            "cross_forward_correlations", "output_backward_vectors", "output_ntk",
-           "forward_kernel_errors", "backward_kernel_errors", "norm_ratios"]
+           "forward_kernel_errors", "backward_kernel_errors", "norm_ratios", "ntk_limits",
+           "cross_rms_all_steps", "NETWORK_QUANTILES", "network_quantiles"]
 
 
 def hidden_states(params: RNNParams, X) -> torch.Tensor:
@@ -306,9 +307,7 @@ def backward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, dtype=torc
     X = check_inputs(X).to(device=dev, dtype=torch.float64)
     n, L, d = X.shape
     F = backward_kernel(X, init=init)
-    K = forward_kernel(X, init=init)
-    H = (F * K[:-1]).sum(0)
-    H_literal = (F * K[1:]).sum(0)
+    H, H_literal = _ntk_limits(F, forward_kernel(X, init=init))
     Fd = torch.diagonal(F, dim1=1, dim2=2)  # (L, n): 1/2 in exact arithmetic
     iu = torch.triu_indices(n, n, device=dev)
     lag = (torch.arange(L, device=dev)[:, None] - torch.arange(L, device=dev)[None, :]).abs()
@@ -344,3 +343,53 @@ def norm_ratios(params: RNNParams, X, *, init=None) -> torch.Tensor:
     h = hidden_states(params, X)
     K_diag = forward_diagonal(check_inputs(X, params).to(torch.float64), init=init)
     return h.to(torch.float64).square().sum(-1) / K_diag
+
+
+def _ntk_limits(F, K):
+    """(sum_l F^l o K^{l-1}, sum_l F^l o K^l) from F^1..F^L and K^0..K^L (see :func:`ntk_limits`)."""
+    return (F * K[:-1]).sum(0), (F * K[1:]).sum(0)
+
+
+def ntk_limits(X, *, init="paper") -> tuple[torch.Tensor, torch.Tensor]:
+    """The two infinite-width readings of eq. (23) for the sample X (n, L, d): ``(H, H_printed)``,
+    each float64 of shape (n, n) on X's device.
+
+    H = sum_l F^l o K^{l-1} (entrywise products; the gradient pairs delta_l with h_{l-1}) is the
+    limit of :func:`empirical_ntk` (what :func:`rnnbook.kernels.ntk` computes by Horner's rule);
+    H_printed = sum_l F^l o K^l is eq. (23) read literally, with h_l, the limit of
+    :func:`printed_ntk`.  F^l from :func:`rnnbook.kernels.backward_kernel`, K^l from
+    :func:`rnnbook.kernels.forward_kernel`; :func:`backward_kernel_errors` measures finite networks
+    against both."""
+    return _ntk_limits(backward_kernel(X, init=init), forward_kernel(X, init=init))
+
+
+def cross_rms_all_steps(by_lag) -> np.ndarray:
+    """The root mean square over all ordered pairs of steps l != l' (eq. 26's cross terms) from the
+    root mean squares per lag k = abs(l - l') = 1..L-1 (the last axis of ``by_lag``, as
+    :func:`backward_kernel_errors` returns them under ``"cross"``): lag k holds 2 (L - k) of the
+    L (L - 1) ordered pairs, so the mean square over all of them is
+    sum_k 2 (L - k) / (L (L - 1)) rms_k^2.  Returns float64 of ``by_lag``'s shape without its last
+    axis."""
+    by_lag = np.asarray(by_lag, dtype=np.float64)
+    if by_lag.ndim < 1 or by_lag.shape[-1] < 1:
+        raise ValueError(f"by_lag must have a last axis of lags 1..L-1 (L >= 2), got shape {by_lag.shape}")
+    L = by_lag.shape[-1] + 1
+    weight = 2.0 * (L - np.arange(1, L)) / (L * (L - 1))
+    return np.sqrt((by_lag**2 * weight).sum(axis=-1))
+
+
+#: The quantiles over independent networks that the Monte Carlo chapters report and fit, by name:
+#: Theorems 5 and 6 hold with high probability over the network, so their rates are statements
+#: about such quantiles (the median: the typical network; the 90th percentile: all but a tenth).
+NETWORK_QUANTILES = {"median": 0.5, "q90": 0.9}
+
+
+def network_quantiles(errors, *, axis: int = 1) -> dict[str, np.ndarray]:
+    """The :data:`NETWORK_QUANTILES` of Monte Carlo errors (eq. 24, eqs. 26-27) over the networks
+    axis ``axis`` (axis 1 of the [width, network, ...] arrays of :func:`forward_kernel_errors` and
+    :func:`backward_kernel_errors`): name -> float64 array without that axis (numpy's linear
+    interpolation between order statistics)."""
+    errors = np.asarray(errors, dtype=np.float64)
+    if not -errors.ndim <= axis < errors.ndim or errors.shape[axis] < 1:
+        raise ValueError(f"errors must have a non-empty networks axis {axis}, got shape {errors.shape}")
+    return {name: np.quantile(errors, q, axis=axis) for name, q in NETWORK_QUANTILES.items()}

@@ -11,9 +11,10 @@ import functools
 import json
 import math
 
+import numpy as np
 import torch
 
-from . import baselines, concepts, data, empirical, engine, kernels, model, series, train
+from . import baselines, concepts, data, empirical, engine, kernels, model, series, train, verdicts
 from .device import make_generator
 from .engine import Sweep
 from .linalg import inverse_quadratic_form
@@ -24,7 +25,8 @@ __all__ = ["SWEEPS", "register", "get_sweep", "run", "committed", "best", "SEED"
            "FORWARD_KERNEL_MC", "BACKWARD_KERNEL_MC", "SGD_STEPSIZE", "SGD_LENGTH", "SGD_SPAN",
            "SGD_LABELLING", "SGD_LAZY", "LAWS", "B_SCALINGS", "paired_errors", "length_source",
            "span_target", "single_position_mistakes", "single_position_error", "labelling_targets",
-           "position_errors", "lazy_data"]
+           "position_errors", "lazy_data", "final_errors", "learned_record",
+           "grid_subset_text", "per_length_text", "metric_curves", "lazy_summary"]
 
 # ----------------------------------------------------------------------------------------------
 # The registry.
@@ -548,3 +550,90 @@ SGD_LAZY = register(Sweep(
     units=_lazy_units,
     run_unit=one_thread(_lazy_run),
 ))
+
+
+# ----------------------------------------------------------------------------------------------
+# What the SGD chapter reads off these sweeps: small, tested helpers, so that the chapter's cells
+# state the computation and not the bookkeeping.
+
+def final_errors(value: dict, key: str = "test_error") -> np.ndarray:
+    """The final value per run of a logged quantity of an SGD sweep record: ``value[key]`` holds
+    curves (R, K) over the logged steps k (the last column, W_n after all n steps, is taken: e.g.
+    the test 0-1 error of W_n, or the running online error at k = n, the left side of eq. (17)) or
+    values already final, (R,).  float64, shape (R,)."""
+    e = np.asarray(value[key], dtype=np.float64)
+    if e.ndim == 2:
+        return e[:, -1]
+    if e.ndim == 1:
+        return e
+    raise ValueError(f"{key!r} must be curves (R, K) or final values (R,), got shape {e.shape}")
+
+
+def learned_record(value: dict, config: dict, *, alpha: float, what: str, key: str = "test_error",
+                   chance: float | None = None) -> verdicts.Verdict:
+    """The chapter's rule *learned* (:func:`rnnbook.verdicts.learned`) for one record of an SGD
+    sweep: its final errors (:func:`final_errors` of ``value[key]``) over the R runs, measured on
+    ``config["test_n"]`` held-out inputs -- the run's own test-sample size, never a profile's, since
+    :func:`best` may show another profile's results -- against ``chance``, by default the record's
+    majority-class rate ``value["majority"]`` (what a constant predictor errs)."""
+    return verdicts.learned(final_errors(value, key), n_test=config["test_n"],
+                            chance=value["majority"] if chance is None else chance, alpha=alpha, what=what)
+
+
+def grid_subset_text(values, grid) -> str:
+    """Some values of a sweep's grid (e.g. the stepsizes c of eta = c / m that train) in words:
+    ``"none"``; a run of more than two consecutive grid values as ``"a to b (all k grid values)"``;
+    else the values listed, ``"a, b"``."""
+    values, grid = list(values), list(grid)
+    if not values:
+        return "none"
+    idx = [grid.index(v) for v in values]
+    if len(values) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{values[0]:g} to {values[-1]:g} (all {len(values)} grid values)"
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def per_length_text(values: dict, fmt: str = ".3f") -> str:
+    """Values by length L in words, in the order given: ``"0.123 ($L = 5$), 0.234 ($L = 10$)"``;
+    a value ``(estimate, low, high)`` (a fitted exponent with its interval) reads
+    ``"-0.41 [-0.52, -0.30] ($L = 5$)"``."""
+    def one(v):
+        if isinstance(v, tuple):
+            est, lo, hi = v
+            return f"{est:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+        return f"{v:{fmt}}"
+
+    return ", ".join(f"{one(v)} ($L = {L}$)" for L, v in values.items())
+
+
+def metric_curves(result, over: str, **where) -> dict[str, np.ndarray]:
+    """Every quantity of the records matching ``where`` stacked along the sweep's axis ``over``
+    (``result.axis(over, **where)``, sorted): ``{key: array (len(axis), ...)}``; e.g. the lazy-regime
+    sweep's per-run metrics of one scaling of B, ``metric_curves(run, "m", B="unit")``, each
+    (widths, runs)."""
+    axis = result.axis(over, **where)
+    records = [result.value(**where, **{over: v}) for v in axis]
+    return {key: np.array([r[key] for r in records]) for key in records[0]}
+
+
+def lazy_summary(curves: dict[str, np.ndarray]) -> dict[str, float]:
+    """What the chapter reports of one scaling of B in the lazy-regime sweep (``curves`` from
+    :func:`metric_curves` over the widths m, each (widths, runs)): at the largest width the medians
+    over runs of the Frobenius norm of W_n - W_0 (``dist_max``), of the kernel limit's
+    sqrt(a^T H a) (``kdist_max``), of the operator norm of W_n - W_0 over that of W_0
+    (``op_ratio``), of the upper bound on the change that reaches the margin
+    (``margin_norm_max``), of the correlation with kernel SGD
+    (``corr_max``; ``corr_min`` at the smallest width), of the sign agreement (``agree_max``) and of
+    the RMS initial output (``f0_max``), and the mean test errors of the network and of kernel SGD
+    (``net_err_max``, ``ker_err_max``)."""
+    last = {key: value[-1] for key, value in curves.items()}
+    return {"op_ratio": float(np.median(last["w_operator"] / last["w0_operator"])),
+            "dist_max": float(np.median(last["w_distance"])),
+            "kdist_max": float(np.median(last["kernel_distance"])),
+            "margin_norm_max": float(np.median(last["margin_norm"])),
+            "corr_min": float(np.median(curves["correlation"][0])),
+            "corr_max": float(np.median(last["correlation"])),
+            "agree_max": float(np.median(last["agreement"])),
+            "net_err_max": float(np.mean(last["net_error"])),
+            "ker_err_max": float(np.mean(last["kernel_error"])),
+            "f0_max": float(np.median(last["f0_rms"]))}

@@ -9,6 +9,7 @@ with absolute error at most about n * eps * ||M||_2 (backward stability, Golub &
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import torch
@@ -20,7 +21,7 @@ from .series import PowerSeries
 
 __all__ = ["Kernel", "gram", "linear_kernel", "gaussian_kernel", "dot_product_kernel",
            "product_kernel", "sphere", "min_eigenvalues", "monomial_kernel", "monomial_targets",
-           "Prop24Trial", "prop24_trial"]
+           "symmetric_power_dim", "Prop24Trial", "prop24_trial"]
 
 Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -121,6 +122,16 @@ def monomial_targets(X, beta, p: int) -> torch.Tensor:
     return (X @ beta) ** p
 
 
+def symmetric_power_dim(d: int, p: int) -> int:
+    """binom(d + p - 1, p): the dimension of the symmetric tensors Sym^p(R^d), spanned by the
+    x^(x)p.  K_p = (x_i^T x_j)^p of Proposition 2.4 is the Gram matrix of the x_i^(x)p, so its rank
+    is at most this, with equality for n at least this many points in general position; from
+    there on the bound of Proposition 2.4 is attained (up to a ridge)."""
+    d = check_int(d, name="d", minimum=1)
+    p = check_int(p, name="p", minimum=0)
+    return math.comb(d + p - 1, p)
+
+
 @dataclasses.dataclass(frozen=True)
 class Prop24Trial:
     """One instance of Proposition 2.4: M = alpha^2 K_p + ridge * I."""
@@ -133,6 +144,7 @@ class Prop24Trial:
     bound: float          # ||beta||^p / alpha
     bound_best: float     # ||beta||^p / alpha_max
     condition: float      # condition number of M
+    relative_error_bound: float  # n eps condition: the solve's first-order relative error bound
 
     @property
     def ratio(self) -> float:
@@ -164,5 +176,6 @@ def prop24_trial(*, n: int, d: int, p: int, alpha: float, ridge: float,
     alpha_max = float(dominance_constant(M, K)) ** 0.5
     bnorm = float(beta.norm()) ** p
     return Prop24Trial(n=n, p=p, alpha=alpha, alpha_max=alpha_max, lhs=q.value**0.5,
-                       bound=bnorm / alpha, bound_best=bnorm / alpha_max, condition=q.condition)
+                       bound=bnorm / alpha, bound_best=bnorm / alpha_max, condition=q.condition,
+                       relative_error_bound=q.relative_error_bound)
 

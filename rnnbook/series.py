@@ -29,7 +29,8 @@ from .checks import check_int, check_real
 
 __all__ = ["MP_DPS", "Majorant", "PowerSeries", "exp", "sin", "cos", "arctan", "arcsin", "log1p",
            "geometric", "polynomial", "monomial", "FAMILIES", "SeriesSum", "log_complexity",
-           "complexity", "growth_order", "complexity_series", "largest_multinomial",
+           "complexity", "growth_order", "complexity_series", "closed_form_discrepancy",
+           "largest_multinomial",
            "complexity_n_series", "complexity_n", "log_complexity_n"]
 
 MP_DPS = 40  # working precision of coefficient arithmetic, in decimal digits
@@ -415,6 +416,17 @@ def complexity_series(psi: PowerSeries, R: float, *, rtol: float = 1e-12,
         bound=lambda i: i * m * q**i,
         ratio=lambda k: mp.mpf(k + 2) / (k + 1) * q,
         start=1, rtol=rtol, max_terms=max_terms)
+
+
+def closed_form_discrepancy(psi: PowerSeries, R: float, *, rtol: float = 1e-13) -> float:
+    """The relative difference between the two routes to eq. (6): the closed form
+    C(psi, R) = 1 + R psi~'(R) (:func:`complexity`) and 1 + the term-by-term sum with a certified
+    tail (:func:`complexity_series` to relative ``rtol``), each rounded to float64 first:
+    abs(C - (1 + S)) / C.  Both routes are exact up to the tail and rounding, so the result is at
+    most about ``rtol`` plus a few float64 epsilons.  R must lie inside the radius of convergence."""
+    closed = complexity(psi, R)
+    summed = complexity_series(psi, R, rtol=rtol)
+    return abs(closed - (1 + float(summed.value))) / closed
 
 
 def largest_multinomial(i: int, N: int, *, positive: bool = False) -> int:

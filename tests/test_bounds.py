@@ -525,3 +525,48 @@ def test_min_eq18_correction_bad_input():
         bounds.min_eq18_correction(torch.eye(2, dtype=torch.float64), torch.tensor([[1.0, 2.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="square"):
         bounds.min_eq18_correction(torch.ones(2, 3), torch.ones(2, 3))
+
+
+def test_window_constants_split_off_the_2_to_the_a():
+    """The window kernel's own constant (no 2^(-a k)) against a dominance constant computed from the
+    kernel built by hand, and eq. (36)'s constant as exactly 2^(a k) times it."""
+    from rnnbook import kernels
+
+    X = _unit_sequences(14, 6, 3, 19)
+    H = kernels.ntk(X, init="paper")
+    l, a, powers = 6, 3, [0, 1, 2]
+    wd = bounds.window_constants(H, X, l, a, powers)
+    Z = X[:, l - a - 1:l].reshape(14, -1)
+    u = Z / Z.norm(dim=1, keepdim=True)
+    for k, w in zip(powers, wd.window.tolist(), strict=True):
+        K = (u @ u.T) ** k
+        assert w == pytest.approx(linalg.dominance_constant(H, (K + K.T) / 2), rel=1e-9)
+    assert torch.equal(wd.xi, wd.window * torch.tensor([1.0, 2.0**a, 4.0**a], dtype=torch.float64))
+    assert torch.equal(wd.xi, bounds.window_dominance(H, X, l, a, powers))
+    assert torch.equal(wd.window, bounds.kernel_dominance(H, X, range(l - a, l + 1), powers))
+
+
+def test_claimed_constants_of_32_33_35():
+    assert bounds.claimed_xi32(10) == pytest.approx(1e-4, rel=1e-15)
+    # (33), (36): L^-(7+k) / k^2
+    assert bounds.claimed_xi33(10, 1) == pytest.approx(1e-8, rel=1e-15)
+    assert bounds.claimed_xi33(2, 3) == pytest.approx(2.0**-10 / 9, rel=1e-15)
+    with pytest.raises(ValueError, match="k"):
+        bounds.claimed_xi33(4, 0)
+    # (35): 1 / (C1^N L^(4+2N) C_{N,p} (p/N)^N); N = 2, p = 1: C_{2,1} = 1, (1/2)^2 = 1/4
+    assert bounds.claimed_xi35(16, 2, 1) == pytest.approx(4 / (100.0**2 * 16.0**8), rel=1e-15)
+    # N = 2, p = 2: C_{2,2} = 2 (the split 1 + 1), (2/2)^2 = 1; N = 3, p = 4: C_{3,4} = 4!/(2! 1! 1!) = 12
+    assert bounds.claimed_xi35(5, 2, 2, C1=200.0) == pytest.approx(1 / (200.0**2 * 5.0**8 * 2), rel=1e-15)
+    assert bounds.claimed_xi35(3, 3, 4) == pytest.approx(1 / (1e6 * 3.0**10 * 12 * (4 / 3) ** 3), rel=1e-15)
+
+
+def test_extrapolated_log_width_of_a_power_law():
+    # v(m) = 5 m^-0.25 meets 1e-3 where m^0.25 = 5000: m* = 5000^4 = 6.25e14
+    m = 1024.0
+    v = 5 * m**-0.25
+    got = bounds.extrapolated_log_width(math.log10(m), math.log10(v), -3.0, -0.25)
+    assert got == pytest.approx(math.log10(5000.0**4), rel=1e-13)
+    # already below the limit: the width lies below the measured one
+    assert bounds.extrapolated_log_width(3.0, -4.0, -3.0, -0.5) == pytest.approx(1.0)
+    assert bounds.extrapolated_log_width(3.0, 1.0, -3.0, 0.0) == math.inf
+    assert bounds.extrapolated_log_width(3.0, 1.0, -3.0, 0.1) == math.inf

@@ -4,6 +4,7 @@ complexities (10), (12), and the margin y F* >= 1 that Theorem 2 assumes."""
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -369,3 +370,56 @@ def test_log_complexity_exponent_finite_radius_and_bad_input():
     assert C.additive_target(4, 2, [(1, S.arctan(2.0), [1.0, 0.0])]).complexity(1.0).log_value == math.inf
     with pytest.raises(TypeError, match="psi"):
         C.log_complexity_exponent(math.exp)
+
+
+def test_input_law_z_scores_by_hand():
+    # Two vectors in R^2: (3, 4) and (0, -1), norms 5 and 1 on [1, 5]. Mean norm 3 = (1 + 5)/2:
+    # z = 0. u_1 = (3/5, 0): mean 0.3, standard error sqrt(1/2/2) = 1/2, z = 0.6. u_1^2 has mean
+    # 0.18 against 1/d = 0.5, variance 3/(2*4) - 1/4 = 1/8, standard error sqrt(1/16): z = -1.28.
+    X = torch.tensor([[[3.0, 4.0]], [[0.0, -1.0]]], dtype=torch.float64)
+    z = C.input_law_z_scores(X, 1.0, 5.0)
+    assert z["mean norm"] == pytest.approx(0.0, abs=1e-15)
+    assert z["mean u_1"] == pytest.approx(0.6, rel=1e-14)
+    assert z["mean u_1^2"] == pytest.approx(-1.28, rel=1e-14)
+    with pytest.raises(ValueError, match="c_max"):
+        C.input_law_z_scores(X, 2.0, 1.0)
+
+
+def test_input_law_z_scores_see_the_sampler_and_a_wrong_law():
+    X = data.sample_sequences(4000, 5, 6, c_min=0.5, c_max=2.0, seed=3)
+    assert max(abs(v) for v in C.input_law_z_scores(X, 0.5, 2.0).values()) < Z_1E6
+    # the same sample against a law with norms on [0.5, 3]: the mean norm is far off
+    assert abs(C.input_law_z_scores(X, 0.5, 3.0)["mean norm"]) > 50
+
+
+@pytest.mark.parametrize("d", [2, 3, 5, 12])
+def test_sphere_coordinate_density_integrates_to_one_and_matches_known_laws(d):
+    from scipy import integrate
+
+    total, _ = integrate.quad(lambda t: float(C.sphere_coordinate_density(t, d)), -1, 1)
+    assert total == pytest.approx(1.0, rel=1e-7)
+    second, _ = integrate.quad(lambda t: t * t * float(C.sphere_coordinate_density(t, d)), -1, 1)
+    assert second == pytest.approx(1 / d, rel=1e-7)  # E u_1^2 = 1/d
+    t = np.array([-0.5, 0.0, 0.3])
+    if d == 3:  # Archimedes: uniform on [-1, 1]
+        np.testing.assert_allclose(C.sphere_coordinate_density(t, 3), 0.5, rtol=1e-15)
+    if d == 2:  # the arcsine law
+        np.testing.assert_allclose(C.sphere_coordinate_density(t, 2),
+                                   1 / (math.pi * np.sqrt(1 - t**2)), rtol=1e-14)
+
+
+@pytest.mark.parametrize(("L", "N", "expected"), [(10, 1, [1]), (10, 2, [1, 10]), (10, 4, [1, 4, 7, 10]),
+                                                  (9, 3, [1, 5, 9]), (5, 5, [1, 2, 3, 4, 5])])
+def test_spread_positions(L, N, expected):
+    assert C.spread_positions(L, N) == expected
+
+
+def test_spread_positions_are_distinct_and_span_the_sequence():
+    for L in range(2, 30):
+        for N in range(2, L + 1):
+            pos = C.spread_positions(L, N)
+            assert len(pos) == N and pos[0] == 1 and pos[-1] == L
+            gaps = np.diff(pos)
+            assert gaps.max() - gaps.min() <= 1  # as even as integers allow
+    with pytest.raises(ValueError, match="at most L"):
+        C.spread_positions(3, 4)

@@ -4,6 +4,7 @@ The empirical NTK's brute-force reference is in test_ntk_reference.py."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
@@ -526,3 +527,78 @@ def test_output_ntk_cpu_equals_cuda(cuda_only):
                                rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(empirical.cross_forward_correlations(pc, X.cuda()).cpu(),
                                empirical.cross_forward_correlations(p, X), rtol=1e-12, atol=1e-12)
+
+
+def closed_form_kernels(X, a):
+    """K^0..K^L and F^1..F^L of eqs. (25) and (28) by their definitions, in numpy, one layer at a
+    time: a reference independent of rnnbook.kernels' blocked recursion."""
+    X = X.numpy()
+    n, L, _ = X.shape
+    K, Ks, sigmas = np.ones((n, n)), [np.ones((n, n))], []
+    for l in range(L):
+        S = K + a * X[:, l] @ X[:, l].T
+        root = np.sqrt(np.diag(S))
+        rho = np.clip(S / np.outer(root, root), -1.0, 1.0)
+        np.fill_diagonal(rho, 1.0)  # exactly, by definition (arcsin amplifies rounding near 1)
+        K = np.outer(root, root) * (np.sqrt(1 - rho**2) + (np.pi - np.arccos(rho)) * rho) / np.pi
+        Ks.append(K)
+        sigmas.append(0.5 + np.arcsin(rho) / np.pi)
+    F = [0.5 * np.prod(sigmas[l:], axis=0) for l in range(L)]
+    return np.array(Ks), np.array(F)
+
+
+@pytest.mark.parametrize("init, a", [("paper", 1 / 5**3), ("algorithm1", 1.0)])
+def test_ntk_limits_are_the_two_readings_of_eq23(init, a):
+    """ntk_limits: H = sum_l F^l o K^{l-1} equals kernels.ntk (Horner's rule, another algorithm) and
+    both H and eq. (23) as printed, sum_l F^l o K^l, equal the sums of a numpy reference built from
+    the definitions (rounding 1e-12); the sweep backward_kernel_errors measures against the same two."""
+    X = unit_sequences(6, 5, 3, seed=41)
+    H, H_printed = empirical.ntk_limits(X, init=init)
+    assert H.shape == H_printed.shape == (6, 6) and H.dtype == torch.float64
+    torch.testing.assert_close(H, kernels.ntk(X, init=init), rtol=1e-12, atol=0)
+    K, F = closed_form_kernels(X, a)
+    torch.testing.assert_close(H, torch.from_numpy((F * K[:-1]).sum(0)), rtol=1e-12, atol=0)
+    torch.testing.assert_close(H_printed, torch.from_numpy((F * K[1:]).sum(0)), rtol=1e-12, atol=0)
+    assert float((H_printed - H).abs().max()) > 1e-3  # the two readings differ
+
+
+def test_cross_rms_all_steps_is_the_rms_over_every_pair_of_steps():
+    """cross_rms_all_steps combines the per-lag RMS of backward_kernel_errors into the RMS over all
+    ordered l != l': against that RMS computed directly, for arbitrary mean squares per pair of
+    steps and for a network's normalised backward correlations."""
+    L = 6
+    ms = torch.rand(2, L, L, generator=make_generator(5, "cpu"), dtype=torch.float64) ** 3
+    lag = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs()
+    by_lag = torch.stack([ms[:, lag == k].mean(-1).sqrt() for k in range(1, L)], dim=-1)
+    direct = ms[:, lag > 0].mean(-1).sqrt()
+    torch.testing.assert_close(torch.from_numpy(empirical.cross_rms_all_steps(by_lag.numpy())), direct,
+                               rtol=1e-14, atol=0)
+    X = unit_sequences(4, 4, 3, seed=12)
+    out = empirical.backward_kernel_errors(X, [32], 1, init="paper", seed=7, device="cpu")
+    p = model.init_params(32, 3, 4, init="paper", generator=make_generator(7, "cpu"))
+    Fd = torch.diagonal(kernels.backward_kernel(X, init="paper"), dim1=1, dim2=2)
+    C = empirical.backward_correlations(p, X) / torch.sqrt(Fd[:, None, :, None] * Fd[None, :, None, :])
+    off = torch.arange(4)[:, None] != torch.arange(4)[None, :]
+    assert empirical.cross_rms_all_steps(out["cross"])[0, 0] == pytest.approx(
+        float(C[off].square().mean().sqrt()), rel=1e-12)
+    with pytest.raises(ValueError, match="last axis of lags"):
+        empirical.cross_rms_all_steps(np.empty((3, 0)))
+
+
+def test_network_quantiles_are_order_statistics_over_the_networks_axis():
+    """network_quantiles: with 11 networks the median and the 90th percentile are the 6th and 10th
+    smallest values exactly; with 8 they interpolate linearly between the order statistics at
+    positions q (8 - 1) = 3.5 and 6.3."""
+    g = np.random.default_rng(3)
+    cases = {11: {"median": (5, 0.0), "q90": (9, 0.0)}, 8: {"median": (3, 0.5), "q90": (6, 0.3)}}
+    for count, picks in cases.items():
+        E = g.random((3, count, 2))
+        s = np.sort(E, axis=1)
+        out = empirical.network_quantiles(E)
+        assert set(out) == set(empirical.NETWORK_QUANTILES) == set(picks)
+        for name, (k, frac) in picks.items():
+            expected = s[:, k] + frac * (s[:, min(k + 1, count - 1)] - s[:, k])
+            assert out[name].shape == (3, 2)
+            np.testing.assert_allclose(out[name], expected, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="networks axis"):
+        empirical.network_quantiles(np.zeros(3), axis=1)

@@ -253,3 +253,84 @@ def test_single_position_error():
     wrong_u, wrong_v = torch.sign(u) != y, torch.sign(v) != y
     best = wrong_u if int(wrong_u.sum()) <= int(wrong_v.sum()) else wrong_v
     assert torch.equal(single_position_mistakes(target, X, y), best)
+
+
+def test_final_errors_and_learned_record():
+    """final_errors takes the last logged column of (R, K) curves and keeps final (R,) values;
+    learned_record is the rule 'learned' on them with the run's own test_n: holds exactly when the
+    one-sided t upper bound mean + t_{R-1, 1-alpha} sqrt(s^2/R + e(1-e)/n) is below chance."""
+    import math
+
+    from scipy import stats
+
+    from rnnbook import verdicts
+    from rnnbook.experiments import final_errors, learned_record
+
+    curves = [[0.5, 0.40, 0.30], [0.5, 0.35, 0.20], [0.5, 0.45, 0.25]]
+    assert final_errors({"test_error": curves}).tolist() == [0.30, 0.20, 0.25]
+    assert final_errors({"e": [0.1, 0.2]}, "e").tolist() == [0.1, 0.2]
+    with pytest.raises(ValueError, match="curves"):
+        final_errors({"test_error": [[[0.1]]]})
+
+    def by_hand(e, n, chance, alpha):
+        e = np.array(e)
+        se = math.sqrt(e.var(ddof=1) / e.size + e.mean() * (1 - e.mean()) / n)
+        return e.mean() + stats.t.ppf(1 - alpha, e.size - 1) * se < chance
+
+    for n, majority in ((200, 0.5), (200, 0.27), (20, 0.4), (5000, 0.27)):
+        record = {"test_error": curves, "majority": majority}
+        got = learned_record(record, {"test_n": n}, alpha=0.01, what="x")
+        assert (got.word == verdicts.HOLDS) == by_hand([0.30, 0.20, 0.25], n, majority, 0.01)
+        assert got == verdicts.learned([0.30, 0.20, 0.25], n_test=n, chance=majority, alpha=0.01, what="x")
+    assert {learned_record({"test_error": curves, "majority": 0.5}, {"test_n": n}, alpha=0.01, what="x").word
+            for n in (20, 5000)} == {verdicts.HOLDS, verdicts.INCONCLUSIVE}  # the cases above differ
+    # chance given explicitly replaces the record's majority; another key is read the same way
+    rec = {"validation_error": [0.2, 0.25, 0.3], "majority": 0.01}
+    assert learned_record(rec, {"test_n": 1000}, key="validation_error", chance=0.5, alpha=0.01,
+                          what="x").word == verdicts.HOLDS
+
+
+def test_grid_subset_and_per_length_text():
+    from rnnbook.experiments import grid_subset_text, per_length_text
+
+    grid = [0.25, 0.5, 1.0, 2.0, 4.0]
+    assert grid_subset_text([], grid) == "none"
+    assert grid_subset_text([0.5, 1.0, 2.0], grid) == "0.5 to 2 (all 3 grid values)"
+    assert grid_subset_text([0.5, 1.0], grid) == "0.5, 1"  # two values are listed
+    assert grid_subset_text([0.25, 1.0, 2.0], grid) == "0.25, 1, 2"  # a gap
+    with pytest.raises(ValueError):
+        grid_subset_text([3.0], grid)
+    assert per_length_text({5: 0.1234, 10: 0.5}) == "0.123 ($L = 5$), 0.500 ($L = 10$)"
+    assert per_length_text({20: (-0.412, -0.5, -0.3)}, ".2f") == "-0.41 [-0.50, -0.30] ($L = 20$)"
+
+
+def test_metric_curves_and_lazy_summary(tmp_path):
+    """metric_curves stacks a sweep's records along an axis; lazy_summary's numbers recomputed from
+    the records of the largest and smallest width one by one."""
+    from rnnbook.experiments import lazy_summary, metric_curves
+
+    tiny = _tiny_sgd_profile()
+    res = experiments.run("sgd_lazy", profile=tiny, device="cpu", directory=tmp_path, use_committed=False)
+    curves = metric_curves(res, "m", B="section3")
+    assert set(curves) == set(res.value(B="section3", m=8))
+    for key, value in curves.items():
+        assert value.shape == (2, tiny.sgd_lazy_runs)
+        np.testing.assert_array_equal(value[1], np.array(res.value(B="section3", m=16)[key]))
+    got = lazy_summary(curves)
+    big, small = res.value(B="section3", m=16), res.value(B="section3", m=8)
+
+    def median(xs):
+        xs = sorted(xs)
+        k = len(xs)
+        return xs[k // 2] if k % 2 else (xs[k // 2 - 1] + xs[k // 2]) / 2
+
+    want = {"op_ratio": median([a / b for a, b in zip(big["w_operator"], big["w0_operator"], strict=True)]),
+            "dist_max": median(big["w_distance"]), "kdist_max": median(big["kernel_distance"]),
+            "margin_norm_max": median(big["margin_norm"]), "corr_min": median(small["correlation"]),
+            "corr_max": median(big["correlation"]), "agree_max": median(big["agreement"]),
+            "net_err_max": sum(big["net_error"]) / len(big["net_error"]),
+            "ker_err_max": sum(big["kernel_error"]) / len(big["kernel_error"]),
+            "f0_max": median(big["f0_rms"])}
+    assert set(got) == set(want)
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, nan_ok=True), key

@@ -95,3 +95,19 @@ def test_cpu_and_cuda_agree(cuda_only):
     assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
     assert linalg.psd_check(a).min_eigenvalue == pytest.approx(linalg.psd_check(b).min_eigenvalue,
                                                            rel=1e-8, abs=1e-13)
+
+
+@pytest.mark.parametrize(("d", "p"), [(3, 1), (3, 2), (3, 4), (2, 5), (4, 3)])
+def test_symmetric_power_dim_is_the_rank_of_k_p(d, p):
+    # binom(d+p-1, p) against the numerical rank of K_p on many more points than that.
+    assert posdef.symmetric_power_dim(d, p) == math.comb(d + p - 1, p)
+    X = posdef.sphere(120, d, generator=make_generator(21, "cpu"))
+    lam = torch.linalg.eigvalsh(posdef.monomial_kernel(X, p))
+    rank = int((lam > 1e-9 * lam[-1]).sum())
+    assert rank == posdef.symmetric_power_dim(d, p)
+    assert posdef.symmetric_power_dim(5, 0) == 1  # K_0 is the all-ones matrix
+
+
+def test_prop24_trial_reports_the_solves_rounding_bound():
+    t = posdef.prop24_trial(n=30, d=3, p=2, alpha=0.5, ridge=1e-6, generator=make_generator(3, "cpu"))
+    assert t.relative_error_bound == 30 * torch.finfo(torch.float64).eps * t.condition

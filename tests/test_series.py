@@ -259,3 +259,20 @@ def test_growth_order_finite_radius_and_unknown():
         S.growth_order(unknown)
     with pytest.raises(TypeError, match="psi"):
         S.growth_order("exp")
+
+
+def test_closed_form_discrepancy_of_the_two_routes_to_eq_6():
+    # z^3 at R = 1/2: both routes give exactly 1 + 3/8 (binary fractions), so the gap is 0.
+    assert S.closed_form_discrepancy(S.monomial(3), 0.5) == 0.0
+    # exp at R = 1: C = 1 + e both ways; the gap is the certified tail plus float64 rounding.
+    gap = S.closed_form_discrepancy(S.exp(), 1.0, rtol=1e-13)
+    assert gap <= 1e-13 + 4 * np.finfo(np.float64).eps
+    # A loose tolerance stops the sum early: the gap is then the (positive) truncated tail,
+    # at most rtol of the sum, against the exact C(exp, 2) = 1 + 2 e^2.
+    loose = S.closed_form_discrepancy(S.exp(), 2.0, rtol=1e-3)
+    truncated = S.complexity_series(S.exp(), 2.0, rtol=1e-3)
+    exact = 1 + 2 * math.exp(2.0)
+    assert loose == pytest.approx((exact - 1 - float(truncated.value)) / exact, rel=1e-9)
+    assert 0 < loose <= 1e-3
+    with pytest.raises(ValueError, match="radius"):
+        S.closed_form_discrepancy(S.geometric(), 1.0)
