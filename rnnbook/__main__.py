@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from . import profiles
+from .store import check_output_directory
 
 BOOK_DIR = Path(__file__).resolve().parents[1] / "book"
 
@@ -39,25 +40,30 @@ def chapters(book_dir: Path = BOOK_DIR) -> dict[str, Path]:
     return out
 
 
-def run_chapter(name: str, *, profile: str, device: str | None, output: Path,
+def run_chapter(name: str, *, profile: str | None, device: str | None, output: Path,
                 timeout: int = 3600, book_dir: Path = BOOK_DIR) -> Path:
     """Execute chapter ``name`` and write ``output/<name>.<profile>.ipynb``; return its path.
+    ``profile`` and ``device`` None: ``$RNNBOOK_PROFILE`` and ``$RNNBOOK_DEVICE``, as in the book.
 
     A raising cell raises (nbclient's ``CellExecutionError``) and nothing is written."""
     known = chapters(book_dir)
     if name not in known:
         raise ValueError(f"unknown chapter {name!r}; executable chapters: {', '.join(known)}")
-    profiles.get(profile)  # validates the name with the usual message
+    profile = profiles.get(profile).name  # validates; None: $RNNBOOK_PROFILE, as in the book
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    from .device import get_device
+
+    # Everything is checked before the chapter runs: a wrong device or output costs nothing.
+    device = str(get_device(device))  # None: $RNNBOOK_DEVICE, else cuda if available, else cpu
+    output = check_output_directory(output, what="--output")
 
     import jupytext  # the book's dependencies, needed only from here on
     import nbformat
     from nbclient import NotebookClient
     env_before = {k: os.environ.get(k) for k in ("RNNBOOK_PROFILE", "RNNBOOK_DEVICE")}
     os.environ["RNNBOOK_PROFILE"] = profile
-    if device is not None:
-        from .device import get_device
-
-        os.environ["RNNBOOK_DEVICE"] = str(get_device(device))  # validates
+    os.environ["RNNBOOK_DEVICE"] = device
     try:
         nb = jupytext.read(known[name])
         start = time.perf_counter()
@@ -73,12 +79,11 @@ def run_chapter(name: str, *, profile: str, device: str | None, output: Path,
     nb.metadata["rnnbook"] = {
         "chapter": name,
         "profile": profile,
-        "device": device or "default",
+        "device": device,
         "host": platform.node(),
         "executed_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
     }
-    output.mkdir(parents=True, exist_ok=True)
     target = output / f"{name}.{profile}.ipynb"
     tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -92,14 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute one chapter and write the executed notebook")
     run.add_argument("chapter", help=f"one of: {', '.join(chapters())}")
-    run.add_argument("--profile", default="quick", help=f"one of: {', '.join(profiles.PROFILES)}")
+    run.add_argument("--profile", default=None,
+                     help=f"one of: {', '.join(profiles.PROFILES)} (default: $RNNBOOK_PROFILE, else quick)")
     run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     run.add_argument("--output", type=Path, default=Path("_build/runs"), help="folder for the notebook")
     run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     sub.add_parser("chapters", help="list the executable chapters")
     sw = sub.add_parser("sweep", help="run or resume a heavy experiment, saving each unit as it finishes")
     sw.add_argument("name", help="a registered sweep (see `python -m rnnbook sweeps`)")
-    sw.add_argument("--profile", default="quick", help=f"one of: {', '.join(profiles.PROFILES)}")
+    sw.add_argument("--profile", default=None,
+                    help=f"one of: {', '.join(profiles.PROFILES)} (default: $RNNBOOK_PROFILE, else quick)")
     sw.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     sw.add_argument("--output", type=Path, default=None,
                     help="folder of the results file (default: $RNNBOOK_SWEEP_DIR or _build/sweeps)")
@@ -117,12 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         try:
             result = experiments.run(args.name, profile=args.profile, device=args.device,
-                                     directory=args.output,
-                               use_committed=False, progress=True)
+                                     directory=args.output, use_committed=False, progress=True)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(f"{len(result.records)} units of {args.name} ({args.profile}) in {result.path}")
+        print(f"{len(result.records)} units of {args.name} ({result.profile}) in {result.path}")
         return 0
     try:
         path = run_chapter(args.chapter, profile=args.profile, device=args.device,

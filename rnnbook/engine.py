@@ -16,7 +16,8 @@ command line: ``python -m rnnbook sweep NAME --profile paper --device cuda``.
 
 The engine knows nothing of the book's experiments: :mod:`rnnbook.experiments` defines and names
 them (the registry) and calls :func:`run` with a :class:`Sweep`.  Layer 9 of the package: it
-imports only :mod:`rnnbook.device`, :mod:`rnnbook.profiles` and :mod:`rnnbook.runtime`.
+imports only :mod:`rnnbook.device`, :mod:`rnnbook.profiles`, :mod:`rnnbook.runtime` and
+:mod:`rnnbook.store`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,12 @@ from .device import get_device
 from .profiles import Profile
 from .profiles import get as get_profile
 from .runtime import progress_bar
+from .store import FORMAT, ResultsFile, atomic_write_json, check_output_directory, digest
+from .store import canonical as _canonical
 
 __all__ = ["Sweep", "SweepResult", "run", "committed", "best", "inventory", "default_directory",
            "atomic_write_json", "COMMITTED_DIR", "ENV_VAR", "FORMAT"]
 
-FORMAT = 1
 ENV_VAR = "RNNBOOK_SWEEP_DIR"
 
 
@@ -56,10 +59,6 @@ def default_directory() -> Path:
     """``$RNNBOOK_SWEEP_DIR`` or ``_build/sweeps`` of the repository."""
     env = os.environ.get(ENV_VAR, "").strip()
     return Path(env) if env else _REPO / "_build" / "sweeps"
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 def _jsonable(value: Any) -> Any:
@@ -80,26 +79,6 @@ def _where(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (cuda)"
     return f"{platform.processor() or platform.machine()} (cpu, {torch.get_num_threads()} threads)"
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file in the same directory and a rename,
-    so that a reader (or an interrupted writer) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            # compact: a paper-profile sweep holds tens of thousands of numbers
-            json.dump(obj, fh, sort_keys=True, separators=(",", ":"), allow_nan=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,83 +148,98 @@ def _settings(sweep: Sweep, prof: Profile) -> tuple[dict, str]:
     return config, hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
 
 
-def _read(path: Path, name: str, profile: str, config_hash: str) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"sweep file {path} is not valid JSON ({exc}); delete it to start over") from None
-    if data.get("format") != FORMAT or data.get("sweep") != name or data.get("profile") != profile:
-        raise ValueError(f"sweep file {path} belongs to another sweep, profile or format")
-    if data.get("config_hash") != config_hash:
-        return {}  # the experiment changed since: its old units answer a different question
-    return data.get("records", {})
+def _file(sweep: Sweep, prof: Profile, config: dict, path: Path) -> ResultsFile:
+    return ResultsFile(path, name=sweep.name, profile=prof.name, config=config,
+                       description=sweep.description, version=__version__)
+
+
+def _committed_records(sweep: Sweep, prof: Profile, config: dict) -> dict[str, dict]:
+    # A committed file is part of the repository: a record that fails its checks is an error.
+    path = COMMITTED_DIR / f"{sweep.name}.{prof.name}.json"
+    records = _file(sweep, prof, config, path).read(strict=True).records
+    return {k: dict(v, source="committed") for k, v in records.items()}
 
 
 def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, directory=None,
-        use_committed: bool = True, progress: bool = False) -> SweepResult:
+        use_committed: bool = True, progress: bool = False, poll_seconds: float = 1.0) -> SweepResult:
     """Run (or resume) ``sweep`` under ``profile`` on ``device`` and return every unit.
 
     Units already in ``book/data/<name>.<profile>.json`` (if ``use_committed``) or in the working
     store ``<directory>/<name>.<profile>.json`` are not recomputed; each new unit is saved as soon
-    as it is done.  A stored file whose sweep settings differ from the current ones is ignored (and
-    overwritten by the working store)."""
+    as it is done (:class:`rnnbook.store.ResultsFile`).  Several processes may run the same sweep
+    into the same directory: each claims one unit at a time under the file's lock, so no unit is
+    computed twice, and each returns when every unit is stored (waiting, ``poll_seconds`` at a
+    time, for units that another live process is computing).  A stored file of other settings is
+    kept under another name, never overwritten.  The directory is checked before any work."""
     _check_sweep(sweep)
-    name = sweep.name
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     dev = get_device(device)
-    config, config_hash = _settings(sweep, prof)
-    directory = Path(directory) if directory is not None else default_directory()
-    path = directory / f"{name}.{prof.name}.json"
-    committed = COMMITTED_DIR / f"{name}.{prof.name}.json"
-
+    poll_seconds = float(poll_seconds)
+    if not poll_seconds > 0:
+        raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
+    config, _ = _settings(sweep, prof)
+    directory = check_output_directory(directory if directory is not None else default_directory(),
+                                       what="sweep directory")
+    path = directory / f"{sweep.name}.{prof.name}.json"
+    units = {_canonical(u): u for u in (_jsonable(u) for u in sweep.units(prof))}
     records = {}
-    if use_committed and committed.resolve() != path.resolve():
-        records.update({k: dict(v, source="committed")
-                        for k, v in _read(committed, name, prof.name, config_hash).items()})
-    own = _read(path, name, prof.name, config_hash)
-    records.update({k: v for k, v in own.items() if k not in records})
-
-    def save():
-        atomic_write_json(path, {
-            "format": FORMAT, "sweep": name, "description": sweep.description, "profile": prof.name,
-            "config": config, "config_hash": config_hash, "rnnbook": __version__,
-            "records": {k: v for k, v in records.items() if v.get("source") != "committed"},
-        })
-
-    units = [_jsonable(u) for u in sweep.units(prof)]
-    todo = [u for u in units if _canonical(u) not in records]
-    if todo:
-        steps = todo
-        if progress:
-            steps = progress_bar(todo, f"sweep {name} ({prof.name})")
-        for unit in steps:
-            start = _dt.datetime.now(_dt.timezone.utc)
-            t0 = _dt.datetime.now().timestamp()
+    if use_committed and (COMMITTED_DIR / path.name).resolve() != path.resolve():
+        records.update(_committed_records(sweep, prof, config))
+    todo = [k for k in units if k not in records]
+    store = _file(sweep, prof, config, path)
+    bar = progress_bar(range(len(todo)), f"sweep {sweep.name} ({prof.name})") if progress and todo else None
+    ticks = iter(bar) if bar is not None else None
+    waiting_said = False
+    while todo:
+        key, contents = store.claim(todo)
+        if key is None:
+            done = [k for k in todo if k in contents.records]
+            records.update({k: dict(contents.records[k], source=str(path)) for k in done})
+            todo = [k for k in todo if k not in contents.records]
+            if todo:  # the rest is being computed by other live processes
+                if not waiting_said:
+                    holders = sorted({f"pid {c.get('pid')} on {c.get('host')}"
+                                      for c in contents.claims.values()})
+                    print(f"sweep {sweep.name} ({prof.name}): waiting for {len(todo)} units computed by "
+                          f"{', '.join(holders)}", file=sys.stderr, flush=True)
+                    waiting_said = True
+                time.sleep(poll_seconds)
+            continue
+        unit = units[key]
+        start = _dt.datetime.now(_dt.timezone.utc)
+        t0 = time.perf_counter()
+        try:
             value = _jsonable(sweep.run_unit(config, unit, dev))
-            records[_canonical(unit)] = {
-                "unit": unit, "value": value, "where": _where(dev),
-                "when": start.isoformat(timespec="seconds"),
-                "seconds": round(_dt.datetime.now().timestamp() - t0, 3), "source": str(path)}
-            save()
-    wanted = {_canonical(u) for u in units}
-    return SweepResult(name, prof.name, config, {k: v for k, v in records.items() if k in wanted}, path)
+        except BaseException:
+            store.release(key)  # an interrupted or failed unit is free for the next run
+            raise
+        record = {"unit": unit, "value": value, "where": _where(dev),
+                  "when": start.isoformat(timespec="seconds"),
+                  "seconds": round(time.perf_counter() - t0, 3)}
+        store.store(key, record)
+        records[key] = dict(record, digest=digest(unit, value), source=str(path))
+        todo.remove(key)
+        if ticks is not None:
+            next(ticks, None)
+    if ticks is not None:
+        for _ in ticks:  # units another process finished: close the bar
+            pass
+    return SweepResult(sweep.name, prof.name, config, {k: records[k] for k in units}, path)
 
 
 def committed(sweep: Sweep, profile: Profile | str) -> SweepResult | None:
     """The committed results ``book/data/<name>.<profile>.json`` if they hold every unit of the
-    current settings, else None.  Computes nothing."""
+    current settings, else None.  Computes nothing; a committed record that fails its checks is a
+    ``ValueError`` naming the file and the unit."""
     _check_sweep(sweep)
-    name = sweep.name
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    config, config_hash = _settings(sweep, prof)
-    path = COMMITTED_DIR / f"{name}.{prof.name}.json"
-    records = {k: dict(v, source="committed") for k, v in _read(path, name, prof.name, config_hash).items()}
+    config, _ = _settings(sweep, prof)
+    records = _committed_records(sweep, prof, config)
     wanted = {_canonical(_jsonable(u)) for u in sweep.units(prof)}
     if not wanted or not wanted <= set(records):
         return None
-    return SweepResult(name, prof.name, config, {k: records[k] for k in wanted}, path)
+    return SweepResult(sweep.name, prof.name, config, {k: records[k] for k in wanted},
+                       COMMITTED_DIR / f"{sweep.name}.{prof.name}.json")
 
 
 def inventory(directory=None) -> list[dict]:

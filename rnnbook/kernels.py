@@ -253,28 +253,90 @@ def _prefix_ids(X: torch.Tensor) -> torch.Tensor:
     return ids
 
 
-def _recurse_blocks(X, a, diag, block_rows, visit):
+#: Pairs whose computed correlation exceeds 1 - NEAR_ONE are recomputed by :func:`_near_pairs`: below
+#: it, 1 - rho carries an absolute rounding error of about 1e-16, which Sigma's slope
+#: (1 / (pi sqrt(2 (1 - rho)))) turns into at most 1e-13 on Sigma, F and H.
+NEAR_ONE = 1e-6
+
+
+def _recurse_blocks(X, a, diag, block_rows, visit, near=None):
     """Run the pair recursion over row blocks of the upper triangle.  For each block of rows
-    [s, e) against columns [s, n) and each layer l = 1..L, call visit(l, s, e, S, rho, K)."""
+    [s, e) against columns [s, n) and each layer l = 1..L, call visit(l, s, e, S, rho, K).
+    ``near``: a list that receives the (rows, columns) of every pair i < j whose rho^l exceeds
+    1 - NEAR_ONE at some layer without the two sequences sharing the prefix X_1..X_l."""
     n, L, _ = X.shape
     root = diag.sqrt()
     inv_root = 1.0 / root
     # Sequences that agree on X_1..X_l have rho^l = 1 exactly, but S_ij / sqrt(S_ii S_jj) rounds to
     # 1 - 1e-16, which Sigma's infinite slope at 1 turns into an error of sqrt(2e-16)/pi ~ 5e-9 on F
     # and H: duplicated inputs would look linearly independent.  So such pairs (the diagonal
-    # among them) get rho = 1.
+    # among them) get rho = 1; other pairs near 1 are recomputed without cancellation (``near``).
     ids = _prefix_ids(X)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         K = torch.ones((e - s, n - s), dtype=X.dtype, device=X.device)
+        flag = None  # pairs of this block near 1 at some layer
         for l in range(1, L + 1):
             Xl = X[:, l - 1]
             S = torch.addmm(K, Xl[s:e], Xl[s:].T, alpha=a)
             rho = S * inv_root[l, s:e, None] * inv_root[l, None, s:]
-            _clip_rho(rho, f"rho^{l}")
-            rho.masked_fill_(ids[l - 1, s:e, None] == ids[l - 1, None, s:], 1.0)
+            same = ids[l - 1, s:e, None] == ids[l - 1, None, s:]
+            # One pass finds both an invalid correlation and a pair near 1 among the others (the
+            # pairs with a shared prefix, set aside with 0, are exactly 1 below).
+            lo, hi = (float(v) for v in torch.aminmax(rho.masked_fill_(same, 0.0)))
+            if not (lo >= -1 - _RHO_SLACK and hi <= 1 + _RHO_SLACK):  # also catches NaN
+                worst = max(-lo, hi) if lo == lo and hi == hi else math.nan
+                raise ValueError(f"rho^{l} has a correlation of magnitude {worst!r} > 1: not a valid kernel")
+            if near is not None and hi > 1.0 - NEAR_ONE:  # rare: truly nearby inputs
+                flag = (rho > 1.0 - NEAR_ONE) if flag is None else flag.logical_or_(rho > 1.0 - NEAR_ONE)
+            rho.clamp_(-1.0, 1.0).masked_fill_(same, 1.0)
             K = _kappa_(rho).mul_(root[l, s:e, None]).mul_(root[l, None, s:])
             visit(l, s, e, S, rho, K)
+        if flag is not None:
+            i, j = flag.nonzero(as_tuple=True)
+            keep = i + s < j + s  # the upper triangle: (j, i) is filled by symmetry
+            near.append((i[keep] + s, j[keep] + s))
+
+
+def _near_chunks(near, chunk: int = 1 << 18):
+    """The distinct pairs (i, j) collected by :func:`_recurse_blocks`, in chunks of at most
+    ``chunk`` pairs (so the per-layer arrays of :func:`_near_pairs` stay small)."""
+    if not near:
+        return
+    pairs = torch.cat([torch.stack(p) for p in near], dim=1)  # blocks are disjoint: no repeats
+    for k in range(0, pairs.shape[1], chunk):
+        yield pairs[0, k:k + chunk], pairs[1, k:k + chunk]
+
+
+def _near_pairs(X, a, diag, i, j):
+    """Sigma(rho^l) and K^l, l = 1..L, of the pairs (i[p], j[p]) (from :func:`_near_chunks`),
+    computed without cancellation: ``(sigma, K)``, each of shape (L, P).
+
+    Along the recursion it carries E^l_ij = K^l_ii + K^l_jj - 2 K^l_ij, the squared distance of the
+    two hidden states, which needs no subtraction of nearly equal numbers:
+    D^l = S^l_ii + S^l_jj - 2 S^l_ij = E^{l-1} + a ||X_{i,l} - X_{j,l}||^2 (E^0 = 0),
+    1 - rho^l = (D^l - (r_i - r_j)^2) / (2 r_i r_j) with r = sqrt(S^l_ii), theta = arccos rho
+    = 2 arcsin sqrt((1 - rho)/2), and
+    E^l = (r_i - r_j)^2 + 2 r_i r_j (1 - kappa(rho)), pi (1 - kappa) = pi (1 - rho) - (sin theta -
+    theta cos theta).  So Sigma = 1 - theta/pi has the relative accuracy of 1 - rho, not an
+    absolute error of sqrt(eps)."""
+    L = X.shape[1]
+    root = diag.sqrt()
+    E = torch.zeros(i.shape[0], dtype=X.dtype, device=X.device)
+    sig = torch.empty((L, i.shape[0]), dtype=X.dtype, device=X.device)
+    K = torch.empty_like(sig)
+    for l in range(1, L + 1):
+        D = E + a * (X[i, l - 1] - X[j, l - 1]).square().sum(-1)
+        ri, rj = root[l, i], root[l, j]
+        gap = (ri - rj).square()
+        u = ((D - gap) / (2 * ri * rj)).clamp_(0.0, 2.0)  # 1 - rho
+        theta = 2 * torch.asin(torch.sqrt(u / 2))
+        sin_t, cos_t = torch.sqrt(u * (2 - u)), 1 - u
+        one_minus_kappa = (math.pi * u - (sin_t - theta * cos_t)) / math.pi
+        sig[l - 1] = 1 - theta / math.pi
+        K[l - 1] = ri * rj * (1 - one_minus_kappa)
+        E = gap + 2 * ri * rj * one_minus_kappa
+    return sig, K
 
 
 def _store(out, idx, s, e, block):
@@ -320,7 +382,12 @@ def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Te
 def forward_correlation(X, *, init="paper", block_rows=None) -> torch.Tensor:
     """rho^1..rho^L, shape (L, n, n): the correlation S^l_ij / sqrt(S^l_ii S^l_jj) that enters the
     l-th ReLU (eq. 25's argument {a X_i^T X_j + K^{l-1}_ij} / Q_l).  Remark 4.2's degeneracy is
-    rho^l -> 1.  For nearby inputs 1 - rho carries an absolute rounding error of about 1e-16."""
+    rho^l -> 1.  For nearby inputs 1 - rho carries an absolute rounding error of about 1e-16 (the
+    kernels that depend on 1 - rho near 0, F and H, recompute such pairs without it)."""
+    return _forward_correlation(X, init, block_rows, None)
+
+
+def _forward_correlation(X, init, block_rows, near):
     X, a, diag = _prepare(X, init)
     n, L, _ = X.shape
     out = torch.empty((L, n, n), dtype=torch.float64, device=X.device)
@@ -328,7 +395,7 @@ def forward_correlation(X, *, init="paper", block_rows=None) -> torch.Tensor:
     def visit(l, s, e, S, rho, K):
         _store(out, l - 1, s, e, rho)
 
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
+    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit, near)
     return out
 
 
@@ -362,8 +429,14 @@ def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
     delta_L = D_L B, delta_l = D_l W^T delta_{l+1} with B ~ N(0, 1/m) (Section 3) -- the paper's
     eq. (27) writes a further 1/m, which matches B ~ N(0, 1) instead.  The paper only bounds F^l
     from below (eq. 29); this is its exact value.  F^l_ii = 1/2 for every l and input."""
-    rho = forward_correlation(X, init=init, block_rows=block_rows)
-    return _backward_products_(_sigma_(rho))  # in place over rho's storage: rho is not needed again
+    near = []
+    rho = _forward_correlation(X, init, block_rows, near)
+    F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
+    for i, j in _near_chunks(near):
+        sig, _ = _near_pairs(*_prepare(X, init), i, j)
+        F[:, i, j] = sig
+        F[:, j, i] = sig
+    return _backward_products_(F)
 
 
 def _backward_products_(F: torch.Tensor) -> torch.Tensor:
@@ -395,7 +468,14 @@ def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
         if l == L:
             _store(out, 0, s, e, state["G"].mul_(0.5))
 
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
+    near = []
+    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit, near)
+    for i, j in _near_chunks(near):  # the same Horner rule on pairs recomputed without cancellation
+        sig, K = _near_pairs(X, a, diag, i, j)
+        G = sig[0].clone()
+        for l in range(1, L):
+            G = (G + K[l - 1]) * sig[l]
+        out[0, i, j] = out[0, j, i] = G / 2
     return out[0]
 
 

@@ -49,3 +49,38 @@ def test_sweep_lists_and_rejects_unknown_names(capsys):
     assert "forward_kernel_mc:" in capsys.readouterr().out
     assert main(["sweep", "no-such-sweep"]) == 2
     assert "unknown sweep 'no-such-sweep'; valid: " in capsys.readouterr().err
+
+
+def test_bad_output_device_and_timeout_fail_before_any_work(tmp_path, capsys, monkeypatch):
+    """A wrong --output, device or --timeout is one line on stderr and exit 2, before the chapter
+    or a unit runs (the notebook client and the sweep units are never reached)."""
+    import rnnbook.experiments as experiments
+
+    monkeypatch.setattr("nbclient.NotebookClient.execute", lambda self: pytest.fail("executed"),
+                        raising=False)
+    (tmp_path / "file").write_text("x")
+    bad_out = str(tmp_path / "file" / "out")
+    assert main(["run", "preliminaries", "--output", bad_out]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    monkeypatch.setenv("RNNBOOK_DEVICE", "gpu")
+    assert main(["run", "preliminaries", "--output", str(tmp_path)]) == 2
+    assert "device 'gpu' is not one of" in capsys.readouterr().err
+    monkeypatch.delenv("RNNBOOK_DEVICE")
+    assert main(["run", "preliminaries", "--timeout", "0", "--output", str(tmp_path)]) == 2
+    assert "timeout must be a positive" in capsys.readouterr().err
+    import dataclasses
+
+    sweep = experiments.get_sweep("forward_kernel_mc")
+    monkeypatch.setitem(experiments.SWEEPS, sweep.name,
+                        dataclasses.replace(sweep, run_unit=lambda *a: pytest.fail("computed")))
+    assert main(["sweep", "forward_kernel_mc", "--output", bad_out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is a file, not a folder" in err and len(err.splitlines()) == 1
+
+
+def test_cli_honours_rnnbook_profile(capsys, monkeypatch):
+    monkeypatch.setenv("RNNBOOK_PROFILE", "huge")
+    assert main(["sweep", "forward_kernel_mc"]) == 2
+    assert "unknown profile 'huge' (from argument or RNNBOOK_PROFILE)" in capsys.readouterr().err
+    assert main(["run", "preliminaries"]) == 2
+    assert "unknown profile 'huge'" in capsys.readouterr().err
