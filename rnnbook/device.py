@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = ["DEFAULT_DTYPE", "ENV_VAR", "get_device", "available_devices", "make_generator",
-           "describe", "resolve_generator", "unit_vectors"]
+           "describe", "resolve_generator", "unit_vectors", "available_memory", "check_memory"]
 
 DEFAULT_DTYPE = torch.float64
 ENV_VAR = "RNNBOOK_DEVICE"
@@ -64,8 +64,8 @@ def make_generator(seed: int, device: str | torch.device | None = None) -> torch
     """A torch generator on ``device`` seeded with ``seed`` (a non-negative int)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must lie in [0, 2^64), got {seed}")
     gen = torch.Generator(device=get_device(device))
     gen.manual_seed(int(seed))
     return gen
@@ -104,7 +104,7 @@ def resolve_generator(generator: torch.Generator | None, seed: int | None,
     if generator is not None and seed is not None:
         raise ValueError("pass either generator or seed, not both")
     if generator is not None:
-        if not isinstance(generator, torch.Generator):
+        if not isinstance(generator, torch.Generator):  # also a str or a number passed by mistake
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         if device is not None and not _same_device(get_device(device), generator.device):
             raise ValueError(f"device {device!r} differs from the generator's device "
@@ -121,3 +121,36 @@ def unit_vectors(shape: tuple[int, ...], d: int, gen: torch.Generator,
     """Directions uniform on the sphere S^{d-1}: normalised standard Gaussians (rotation invariant)."""
     g = torch.randn(*shape, d, generator=gen, device=gen.device, dtype=dtype)
     return g / torch.linalg.vector_norm(g, dim=-1, keepdim=True)
+
+
+def available_memory(device: str | torch.device | None = None) -> int:
+    """Bytes that can still be allocated on ``device``: free CUDA memory there, or the available
+    system memory on the CPU (``psutil`` when installed, else ``/proc/meminfo``)."""
+    dev = get_device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.mem_get_info(dev)[0])
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # the bare GPU image
+        with open("/proc/meminfo") as fh:
+            info = dict(line.split(":", 1) for line in fh)
+        return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def check_memory(nbytes: float, *, what: str, device: str | torch.device | None = None) -> None:
+    """Refuse, before allocating, work whose estimated peak ``nbytes`` exceeds what ``device`` has
+    available: a ``MemoryError`` that states the estimate, the memory available and ``what``."""
+    avail = available_memory(device)
+    if nbytes > avail:
+        raise MemoryError(f"{what} needs about {_size(nbytes)} but {get_device(device)} has "
+                          f"{_size(avail)} available; use fewer or smaller inputs")
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("TB", 2.0**40), ("GB", 2.0**30), ("MB", 2.0**20)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 
 from .checks import check_int, check_sequences
-from .device import DEFAULT_DTYPE, get_device
+from .device import DEFAULT_DTYPE, check_memory, get_device
 
 __all__ = ["Init", "INITS", "get_init", "RNNParams", "B_SCALINGS", "output_scale", "with_output_scaling",
            "init_params", "Trajectory", "check_inputs", "forward"]
@@ -95,6 +95,15 @@ class RNNParams:
         devices = {t.device for t in tensors.values()}
         if len(dtypes) > 1 or len(devices) > 1:
             raise ValueError(f"params must share one dtype and device, got {dtypes} on {devices}")
+        if m < 1 or self.A.shape[1] < 1:
+            raise ValueError(f"params need m >= 1 and d >= 1, got m = {m}, d = {self.A.shape[1]}")
+        if self.W.device.type == "meta":
+            raise ValueError("params are meta tensors, which hold no values: draw them with init_params")
+        for name, t in tensors.items():
+            if not bool(torch.isfinite(t.detach()).all()):
+                raise ValueError(f"params.{name} contains NaN or infinite entries")
+        if self.L is not None and (isinstance(self.L, bool) or not isinstance(self.L, int) or self.L < 1):
+            raise ValueError(f"params.L must be None or an int >= 1, got {self.L!r}")
 
     @property
     def m(self) -> int:
@@ -117,6 +126,13 @@ class RNNParams:
         dev = get_device(device) if device is not None else None
         return self.replace(**{k: getattr(self, k).to(device=dev, dtype=dtype)
                                for k in ("W", "A", "B", "M0")})
+
+    def detach(self) -> RNNParams:
+        """The same weights outside autograd's graph (what the hand-written backward passes of
+        :mod:`rnnbook.empirical` and :mod:`rnnbook.train` compute on)."""
+        if not any(getattr(self, k).requires_grad for k in ("W", "A", "B", "M0")):
+            return self
+        return self.replace(**{k: getattr(self, k).detach() for k in ("W", "A", "B", "M0")})
 
     def replace(self, **changes) -> RNNParams:
         """A copy with some fields replaced (e.g. the trained W)."""
@@ -159,9 +175,13 @@ def init_params(m, d, L, *, init="paper", generator: torch.Generator | None = No
     spec = get_init(init)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     dev = get_device(device) if device is not None or generator is None else generator.device
     if generator is not None and generator.device.type != dev.type:
         raise ValueError(f"generator is on {generator.device} but device is {dev}")
+    check_memory((m * m + m * d + 2 * m) * torch.finfo(dtype).bits / 8, device=dev,
+                 what=f"init_params(m={m}, d={d})")
 
     def gauss(shape, var_times_m):
         return torch.randn(shape, generator=generator, dtype=dtype, device=dev) * (var_times_m / m) ** 0.5
@@ -194,6 +214,11 @@ def check_inputs(X, params: RNNParams | None = None, *, name: str = "X") -> torc
     X = check_sequences(X, name=name, dtype=params.dtype, device=params.device)
     if X.shape[2] != params.d:
         raise ValueError(f"{name} has d = {X.shape[2]} but params.A has {params.d} columns")
+    if params.L is not None and X.shape[1] != params.L and get_init(params.init).A_power_of_L:
+        raise ValueError(f"{name} has length {X.shape[1]} but params were drawn for L = {params.L}, and "
+                         f"the {params.init!r} initialisation scales A with L (variance 2/(L^"
+                         f"{get_init(params.init).A_power_of_L} m)); to use them anyway, pass "
+                         f"params.replace(L=None)")
     return X
 
 

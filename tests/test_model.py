@@ -125,3 +125,39 @@ def test_forward_rejects_bad_input():
         model.RNNParams(W=p.W, A=p.A[:4], B=p.B, M0=p.M0)
     with pytest.raises(ValueError, match="share one dtype"):
         model.RNNParams(W=p.W, A=p.A.float(), B=p.B, M0=p.M0)
+
+
+def test_params_refuse_non_finite_meta_and_empty_weights():
+    p = model.init_params(4, 2, 3, generator=make_generator(0, "cpu"))
+    for name in ("W", "A", "B", "M0"):
+        bad = getattr(p, name).clone()
+        bad.view(-1)[0] = float("nan")
+        with pytest.raises(ValueError, match=f"params.{name} contains NaN"):
+            p.replace(**{name: bad})
+    with pytest.raises(ValueError, match="meta tensors"):
+        p.replace(**{k: getattr(p, k).to("meta") for k in ("W", "A", "B", "M0")})
+    with pytest.raises(ValueError, match="d >= 1"):
+        p.replace(A=p.A[:, :0])
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        model.init_params(4, 2, 3, generator="x")
+
+
+def test_inputs_of_another_length_need_an_explicit_override():
+    """Section 3's A has variance 2/(L^3 m): inputs of another length would silently use the wrong
+    scale.  Algorithm 1's A does not depend on L, and params.replace(L=None) is the override."""
+    X = torch.randn(2, 5, 2, generator=make_generator(1, "cpu"), dtype=torch.float64)
+    p = model.init_params(4, 2, 3, init="paper", generator=make_generator(0, "cpu"))
+    with pytest.raises(ValueError, match="drawn for L = 3"):
+        model.forward(p, X)
+    assert model.forward(p.replace(L=None), X).shape == (2,)
+    q = model.init_params(4, 2, 3, init="algorithm1", generator=make_generator(0, "cpu"))
+    assert model.forward(q, X).shape == (2,)
+
+
+def test_detached_params_and_memory_refusal():
+    p = model.init_params(4, 2, 3, generator=make_generator(0, "cpu"))
+    g = p.replace(W=p.W.clone().requires_grad_(True))
+    assert not g.detach().W.requires_grad and torch.equal(g.detach().W, p.W)
+    assert p.detach() is p
+    with pytest.raises(MemoryError, match=r"init_params\(m=10000000, d=2\) needs about"):
+        model.init_params(10**7, 2, 3, device="cpu")

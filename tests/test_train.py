@@ -628,3 +628,11 @@ def test_kernel_sgd_and_the_loop_reject_bad_input():
     p0 = model.init_params(4, 2, 3, generator=make_generator(0, "cpu"))
     with pytest.raises(ValueError, match="eta"):
         train.algorithm1_loop(p0, torch.ones(2, 3, 2, dtype=F64), torch.ones(2, dtype=F64), -1.0)
+
+
+def test_gradient_of_weights_that_require_grad():
+    p = model.init_params(6, 2, 3, init="algorithm1", generator=make_generator(0, "cpu"))
+    X = torch.randn(4, 3, 2, generator=make_generator(1, "cpu"), dtype=torch.float64)
+    y = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
+    g = p.replace(W=p.W.clone().requires_grad_(True))
+    torch.testing.assert_close(train.gradient(g, X, y), train.gradient(p, X, y), rtol=0, atol=0)
