@@ -8,6 +8,7 @@ import pytest
 yaml = pytest.importorskip("yaml")  # a book dependency; absent on a bare GPU image
 
 ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
 
 
 def _config():
@@ -121,3 +122,30 @@ def test_no_hand_typed_verdict_words_in_code():
         _, code = _prose_and_code(path.read_text(encoding="utf-8"))
         for arg in re.findall(r"\bverdict\(\s*f?\"[^\"]+\"\s*,\s*(.{0,12})", code):
             assert not arg.startswith(('"', "f\"", "'")), f"{path.name}: verdict glued from a string literal"
+
+
+def _code_cells(text: str) -> list[list[str]]:
+    """The non-blank lines of each code cell of a MyST notebook, its `---` metadata block left out."""
+    import re
+
+    cells = []
+    for body in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S):
+        lines = body.split("\n")
+        if lines and lines[0].strip() == "---":
+            lines = lines[lines.index("---", 1) + 1:]
+        cells.append([line for line in lines if line.strip() and not line.startswith(":tags:")])
+    return cells
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.md")), ids=lambda p: p.stem)
+def test_code_cells_do_one_job(path):
+    """A chapter reads like a paper with its computations beside it: no code cell above 30
+    non-blank lines (the style rule is about 15; bookkeeping goes in collapsed cells or the
+    package)."""
+    long = [len(c) for c in _code_cells(path.read_text()) if len(c) > 30]
+    assert not long, f"{path.name}: code cells of {long} lines"
+
+
+def test_cell_reader_counts_lines():
+    text = "```{code-cell} ipython3\n---\nmystnb:\n  figure: x\n---\na = 1\n\nb = 2\n```\n"
+    assert _code_cells(text) == [["a = 1", "b = 2"]]
