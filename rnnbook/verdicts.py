@@ -380,7 +380,7 @@ def compare_errors(first, se_first, second, se_second, *, claim: str = "first lo
     *inconsistent*; neither: *inconclusive at these sizes*.
 
     Independent estimates: the difference has standard error ``hypot(se_first, se_second)``. Paired
-    ones (scored on the same test inputs, e.g. :func:`rnnbook.sweeps.paired_errors`): pass
+    ones (scored on the same test inputs, e.g. :func:`rnnbook.experiments.paired_errors`): pass
     ``se_difference`` (the standard error of the paired difference) and ``None`` for the two
     separate ones."""
     a, b = _finite("first", first), _finite("second", second)
