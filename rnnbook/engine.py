@@ -42,7 +42,7 @@ from .device import get_device
 from .profiles import Profile
 from .profiles import get as get_profile
 from .runtime import progress_bar
-from .store import FORMAT, ResultsFile, atomic_write_json, check_output_directory, digest
+from .store import FORMAT, ResultsFile, atomic_write_json, check_output_directory
 from .store import canonical as _canonical
 
 __all__ = ["Sweep", "SweepResult", "run", "committed", "best", "inventory", "default_directory",
@@ -216,8 +216,7 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
         record = {"unit": unit, "value": value, "where": _where(dev),
                   "when": start.isoformat(timespec="seconds"),
                   "seconds": round(time.perf_counter() - t0, 3)}
-        store.store(key, record)
-        records[key] = dict(record, digest=digest(unit, value), source=str(path))
+        records[key] = dict(store.store(key, record), source=str(path))
         todo.remove(key)
         if ticks is not None:
             next(ticks, None)

@@ -432,8 +432,9 @@ def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
     near = []
     rho = _forward_correlation(X, init, block_rows, near)
     F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
+    prepared = _prepare(X, init) if near else None
     for i, j in _near_chunks(near):
-        sig, _ = _near_pairs(*_prepare(X, init), i, j)
+        sig, _ = _near_pairs(*prepared, i, j)
         F[:, i, j] = sig
         F[:, j, i] = sig
     return _backward_products_(F)

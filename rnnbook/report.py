@@ -8,13 +8,13 @@ without the book's dependencies (e.g. on a GPU machine).
 
 from __future__ import annotations
 
-import numbers
+from numbers import Number
 
 import numpy as np
 
 from .verdicts import Verdict
 
-__all__ = ["plain", "number", "BRIEF", "verdict", "VERDICTS", "note", "glue_run", "loglog_slope",
+__all__ = ["plain", "number", "numbers", "BRIEF", "verdict", "VERDICTS", "note", "glue_run", "loglog_slope",
            "bootstrap_loglog_slope", "replicate_loglog_slope", "local_exponent"]
 
 
@@ -22,7 +22,7 @@ def plain(value):
     """A numpy scalar as the equivalent Python number (glue formats Python numbers)."""
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, (bool, numbers.Number)):
+    if isinstance(value, (bool, Number)):
         return value
     raise TypeError(f"value must be a number, got {type(value).__name__}")
 
@@ -32,6 +32,12 @@ def number(key: str, value) -> None:
     from myst_nb import glue
 
     glue(key, plain(value), display=False)
+
+
+def numbers(**values) -> None:
+    """:func:`number` for each keyword: ``numbers(n=8, L=40)`` glues ``n`` and ``L``."""
+    for key, value in values.items():
+        number(key, value)
 
 
 #: Suffix of the key under which :func:`verdict` also glues a verdict's short form (for tables).

@@ -258,14 +258,16 @@ class ResultsFile:
                 self.write(contents.records, contents.claims)  # drop the bad records from the file
             return None, contents
 
-    def store(self, key: str, record: dict) -> None:
-        """Under the lock: add a finished record (its digest computed here) and drop its claim."""
+    def store(self, key: str, record: dict) -> dict:
+        """Under the lock: add a finished record (its digest computed here) and drop its claim;
+        returns the record as stored."""
         record = {**record, "digest": digest(record["unit"], record["value"])}
         with self.lock:
             contents = self.read()
             contents.records[key] = record
             contents.claims.pop(key, None)
             self.write(contents.records, contents.claims)
+        return record
 
     def release(self, key: str) -> None:
         """Under the lock: give up this process's claim on ``key`` (an interrupted unit)."""

@@ -110,7 +110,6 @@ def _labels_for(params: RNNParams, X: torch.Tensor, y, loss: str) -> torch.Tenso
 def _prepare(params, x, y, loss):
     if not isinstance(params, RNNParams):
         raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
-    params = params.detach()  # the gradient is written out: autograd's graph is not needed
     loss = _check_loss(loss)
     xt = x if isinstance(x, torch.Tensor) else as_tensor(x, name="x", dtype=params.dtype,
                                                          device=params.device)
@@ -137,7 +136,7 @@ def gradient(params: RNNParams, x, y, *, loss: str = "final") -> torch.Tensor:
     The whole batch and all layers go into one (m, nL) x (nL, m) product:
     grad = (1/n) sum_i sum_l e_l(x_i) h_{l-1}(x_i)^T."""
     X, y, loss = _prepare(params, x, y, loss)
-    params = params.detach()
+    params = params.detach()  # the gradient is written out: autograd's graph is not needed
     n, L, _ = X.shape
     _, states = forward(params, X, return_states=True)
     h, B = states.h, params.B

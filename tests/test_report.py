@@ -138,3 +138,10 @@ def test_glue_run_glues_provenance_and_the_run_settings(monkeypatch):
         report.glue_run(Run(), "c", "n")
     with pytest.raises(ValueError, match="prefix"):
         report.glue_run(Run(), "not a prefix", "L")
+
+
+def test_numbers_glues_each_keyword(monkeypatch):
+    glued = []
+    monkeypatch.setattr(report, "number", lambda key, value: glued.append((key, value)))
+    report.numbers(n=8, L=40)
+    assert glued == [("n", 8), ("L", 40)]
