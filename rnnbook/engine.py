@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -142,10 +141,10 @@ class SweepResult:
         return sorted(labels)
 
 
-def _settings(sweep: Sweep, prof: Profile) -> tuple[dict, str]:
-    """The sweep's settings under ``prof`` and their hash (stored units count only if it matches)."""
-    config = _jsonable(sweep.config(prof))
-    return config, hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+def _settings(sweep: Sweep, prof: Profile) -> dict:
+    """The sweep's settings under ``prof`` (a stored unit counts only under the same settings: the
+    results file compares their hash, :class:`rnnbook.store.ResultsFile`)."""
+    return _jsonable(sweep.config(prof))
 
 
 def _file(sweep: Sweep, prof: Profile, config: dict, path: Path) -> ResultsFile:
@@ -177,7 +176,7 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     poll_seconds = float(poll_seconds)
     if not poll_seconds > 0:
         raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
-    config, _ = _settings(sweep, prof)
+    config = _settings(sweep, prof)
     directory = check_output_directory(directory if directory is not None else default_directory(),
                                        what="sweep directory")
     path = directory / f"{sweep.name}.{prof.name}.json"
@@ -232,7 +231,7 @@ def committed(sweep: Sweep, profile: Profile | str) -> SweepResult | None:
     ``ValueError`` naming the file and the unit."""
     _check_sweep(sweep)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    config, _ = _settings(sweep, prof)
+    config = _settings(sweep, prof)
     records = _committed_records(sweep, prof, config)
     wanted = {_canonical(_jsonable(u)) for u in sweep.units(prof)}
     if not wanted or not wanted <= set(records):
