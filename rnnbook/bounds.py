@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import NamedTuple
 
 import torch
@@ -46,6 +47,11 @@ def backward_dominance(X, *, init="paper") -> BackwardDominance:
     the off-diagonal pairs).  ``naive`` is the lower bound 2^-(L-l+1) from Sigma(rho) >= 1/2
     entrywise as PSD matrices (Sigma = J/2 + arcsin(rho)/pi, arcsin's series has positive
     coefficients) and the Schur product theorem -- Remark 4.2's "naive estimation"."""
+    X = check_sequences(X)
+    flat = X.reshape(X.shape[0], -1)
+    if torch.unique(flat, dim=0).shape[0] < flat.shape[0]:
+        raise ValueError("X holds two equal sequences: F^l is then singular and (29)'s constant "
+                         "undefined; drop the duplicates")
     return backward_dominance_of(*sigma_and_backward(X, init=init), what="X")
 
 
@@ -269,6 +275,10 @@ def ntk_layer_dominance(X, *, init="paper", H=None) -> torch.Tensor:
     return linalg.dominance_constants(H, S, name="H")
 
 
+_LOG10_TINY = math.log10(sys.float_info.min)
+_LOG10_HUGE = math.log10(sys.float_info.max)
+
+
 def claimed_xi32(L: int) -> float:
     """The constant eq. (32) claims, H^inf >= xi Q_l o Sigma(rho^l) with xi = 1/O(L^4), with the
     O(.) constant set to 1: L^-4."""
@@ -282,6 +292,7 @@ def claimed_xi33(L: int, k: int) -> float:
     k = 0)."""
     L = check_int(L, name="L", minimum=1)
     k = check_int(k, name="k", minimum=1)
+    _check_range(-(7.0 + k) * math.log10(L) - 2 * math.log10(k), f"claimed_xi33(L={L}, k={k})")
     return float(L) ** -(7.0 + k) / k**2
 
 
@@ -293,7 +304,21 @@ def claimed_xi35(L: int, N: int, p: int, *, C1: float = 100.0) -> float:
     N = check_int(N, name="N", minimum=1)
     p = check_int(p, name="p", minimum=1)
     C1 = check_real(C1, name="C1", positive=True)
-    return 1 / (C1**N * L ** (4 + 2 * N) * largest_multinomial(p, N) * (p / N) ** N)
+    log10 = -(N * math.log10(C1) + (4 + 2 * N) * math.log10(L)
+              + math.log10(largest_multinomial(p, N)) + N * math.log10(p / N))
+    _check_range(log10, f"claimed_xi35(L={L}, N={N}, p={p})")
+    try:
+        return 1 / (C1**N * L ** (4 + 2 * N) * largest_multinomial(p, N) * (p / N) ** N)
+    except OverflowError:  # a factor alone overflows though the product fits
+        return 10.0**log10
+
+
+def _check_range(log10: float, what: str) -> None:
+    """A ValueError when 10^log10 is outside float64's normal range: a claimed constant or a count
+    is never 0 or inf, so returning one would be a wrong number."""
+    if not _LOG10_TINY <= log10 <= _LOG10_HUGE:
+        raise ValueError(f"{what} = 10^{log10:.6g} is outside float64's normal range "
+                         f"(10^{_LOG10_TINY:.0f} to 10^{_LOG10_HUGE:.0f})")
 
 
 class Eq18Correction(NamedTuple):
@@ -386,8 +411,15 @@ def generalization_bound(c_star, n, delta, *, constants: BoundConstants = BoundC
     delta = _check_delta(delta)
     if not isinstance(constants, BoundConstants):
         raise TypeError(f"constants must be a BoundConstants, got {type(constants).__name__}")
-    return (constants.main * c_star**2 * math.log(n) ** constants.log_power
-            + constants.confidence * math.log(1 / delta)) / n
+    try:
+        value = (constants.main * c_star**2 * math.log(n) ** constants.log_power
+                 + constants.confidence * math.log(1 / delta)) / n
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError(f"generalization_bound overflows float64 for c_star = {c_star:.3g}, n = {n:.3g} "
+                         f"(C*^2 alone is {c_star:.3g}^2)")
+    return value
 
 
 def samples_needed(eps, c_star, delta, *, constants: BoundConstants = BoundConstants()) -> int:
@@ -408,7 +440,8 @@ def samples_needed(eps, c_star, delta, *, constants: BoundConstants = BoundConst
     while not ok(hi):
         hi *= 2
         if hi > 2**200:
-            raise OverflowError("samples_needed: n beyond 2^200")
+            raise ValueError(f"samples_needed: eps = {eps:.3g} needs n > 2^200 samples for "
+                             f"c_star = {c_star}")
     while hi - lo > 1:  # ok(hi), not ok(lo)
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
@@ -421,4 +454,10 @@ def remark31_steps(eps, c_star, L) -> float:
     eps = check_real(eps, name="eps", positive=True)
     c_star = check_real(c_star, name="c_star", positive=True)
     L = check_int(L, name="L", minimum=1)
-    return (L * c_star) ** 2 / eps
+    log10 = 2 * math.log10(L * c_star) - math.log10(eps)
+    _check_range(log10, f"remark31_steps(eps={eps:.3g}, c_star={c_star:.3g}, L={L})")
+    try:
+        value = (L * c_star) ** 2 / eps
+    except OverflowError:  # (L C*)^2 alone overflows though the quotient fits
+        value = math.inf
+    return value if math.isfinite(value) else 10.0**log10

@@ -14,7 +14,7 @@ import torch
 
 from .device import DEFAULT_DTYPE, get_device
 
-__all__ = ["as_tensor", "check_sequences", "check_real", "check_int", "check_positions",
+__all__ = ["as_tensor", "as_array", "check_sequences", "check_real", "check_int", "check_positions",
            "check_norm_range"]
 
 
@@ -53,6 +53,28 @@ def as_tensor(
     if finite and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return t
+
+
+def as_array(x: Any, *, name: str, finite: bool = True) -> np.ndarray:
+    """A float64 numpy array of ``x`` (array-like or a CPU/GPU tensor), or a ``TypeError`` naming
+    ``name`` for what is not real numbers; with ``finite`` a NaN or infinite entry is a
+    ``ValueError``.  For the summaries that work on the host (fits, quantiles)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.is_complex():
+            raise TypeError(f"{name} must be real, got {x.dtype}")
+        x = x.to(torch.float64).numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nesting and the like
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+            or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
 
 
 def check_sequences(X: Any, *, name: str = "X", L: int | None = None, d: int | None = None,

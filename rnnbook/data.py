@@ -23,7 +23,7 @@ import torch
 from . import concepts
 from .checks import as_tensor, check_int, check_norm_range, check_real, check_sequences
 from .concepts import AdditiveTarget, Complexity, NVariableTarget, Target
-from .device import DEFAULT_DTYPE, make_generator, resolve_generator, unit_vectors
+from .device import DEFAULT_DTYPE, check_memory, make_generator, resolve_generator, unit_vectors
 
 __all__ = ["sample_sequences", "norm_ratio", "LabelledData", "labelled_data", "MarginSample",
            "margin_sample", "DataSource", "population", "MARGIN_POOL", "margin_threshold",
@@ -52,6 +52,9 @@ def sample_sequences(n: int, L: int, d: int, *, c_min: float = 1.0, c_max: float
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     gen = resolve_generator(generator, seed, device)
+    # The directions, their norms and the product are live at once: about 3 n L d entries.
+    check_memory(3.0 * n * L * (d + 1) * torch.finfo(dtype).bits / 8, device=gen.device,
+                 what=f"sample_sequences(n={n}, L={L}, d={d})")
     u = unit_vectors((n, L), d, gen, dtype)
     r = torch.rand(n, L, 1, generator=gen, device=gen.device, dtype=dtype)
     return u * (c_min + (c_max - c_min) * r)

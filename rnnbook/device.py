@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 __all__ = ["DEFAULT_DTYPE", "ENV_VAR", "get_device", "available_devices", "make_generator",
-           "describe", "resolve_generator", "unit_vectors", "available_memory", "check_memory"]
+           "describe", "resolve_generator", "unit_vectors", "available_memory", "MEMORY_CHECK_FLOOR",
+           "check_memory"]
 
 DEFAULT_DTYPE = torch.float64
 ENV_VAR = "RNNBOOK_DEVICE"
@@ -139,9 +140,17 @@ def available_memory(device: str | torch.device | None = None) -> int:
         return int(info["MemAvailable"].split()[0]) * 1024
 
 
+#: Estimates below this many bytes are not checked: querying the free memory costs more than the
+#: work it guards (tens of microseconds), and no machine that runs the book has less available.
+MEMORY_CHECK_FLOOR = 1 << 28
+
+
 def check_memory(nbytes: float, *, what: str, device: str | torch.device | None = None) -> None:
     """Refuse, before allocating, work whose estimated peak ``nbytes`` exceeds what ``device`` has
-    available: a ``MemoryError`` that states the estimate, the memory available and ``what``."""
+    available: a ``MemoryError`` that states the estimate, the memory available and ``what``.
+    Estimates under :data:`MEMORY_CHECK_FLOOR` (256 MiB) pass without a query."""
+    if nbytes < MEMORY_CHECK_FLOOR:
+        return
     avail = available_memory(device)
     if nbytes > avail:
         raise MemoryError(f"{what} needs about {_size(nbytes)} but {get_device(device)} has "

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import check_int
-from .device import get_device, make_generator
+from .checks import as_array, check_int
+from .device import check_memory, get_device, make_generator
 from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, forward, init_params
 from .runtime import progress_bar
@@ -37,7 +37,10 @@ def forward_correlations(params: RNNParams, X) -> torch.Tensor:
     The finite-width counterpart of :func:`rnnbook.kernels.forward_kernel` (Theorem 5, eq. 24):
     one batched Gram product over the stacked hidden states."""
     h = hidden_states(params, X)
-    return torch.bmm(h, h.transpose(1, 2))
+    L1, n, _ = h.shape
+    check_memory(torch.finfo(h.dtype).bits // 8 * L1 * n * n, device=h.device,
+                 what=f"the forward correlations of n = {n} sequences")
+    return _check_finite(torch.bmm(h, h.transpose(1, 2)), "a Gram product")
 
 
 def backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
@@ -46,6 +49,7 @@ def backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
     delta_l = df / d(W h_{l-1} + A X_l): delta_L = D_L B and delta_l = D_l W^T delta_{l+1}, the
     paper's Back_l D_l (eq. 22) as a vector.  ``states``: the ``Trajectory`` of ``forward(params, X,
     return_states=True)`` when the caller already has it."""
+    params = _values(params)
     if states is None:
         states = forward(params, X, return_states=True)[1]
     D = states.D
@@ -69,8 +73,10 @@ def backward_correlations(params: RNNParams, X) -> torch.Tensor:
 def _layer_gram(v):
     """[l, l', i, j] = <v_l(i), v_l'(j)> for stacked vectors v of shape (L, n, m)."""
     L, n, m = v.shape
+    check_memory(torch.finfo(v.dtype).bits // 8 * (L * n) ** 2, device=v.device,
+                 what=f"the Gram matrix of {L} x {n} vectors")
     flat = v.reshape(L * n, m)
-    return (flat @ flat.T).reshape(L, n, L, n).permute(0, 2, 1, 3)
+    return _check_finite(flat @ flat.T, "a Gram product").reshape(L, n, L, n).permute(0, 2, 1, 3)
 
 
 # Entries of one Gram block of empirical_ntk (each of the two): 2^25 (256 MiB in float64).
@@ -87,6 +93,8 @@ def empirical_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
     processed in blocks of ``block_rows`` inputs against the columns from the block on (the upper
     triangle; the result is mirrored, so exactly symmetric), so the work space is
     2 block_rows L x n L entries -- by default about 2^25 each."""
+    params = _values(params)
+    _reserve_ntk(params, X, block_rows)
     states = forward(params, X, return_states=True)[1]
     return _ntk(backward_vectors(params, X, states=states), states.h, block_rows)
 
@@ -96,6 +104,8 @@ def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
     the two-Gram formula of :func:`empirical_ntk` with h_l in place of h_{l-1} (the errata's
     reading), shape (n, n), in params' dtype and device.  Not the Gram matrix of the gradients --
     :func:`jacobian_ntk` is the reference that decides between the two."""
+    params = _values(params)
+    _reserve_ntk(params, X, block_rows)
     states = forward(params, X, return_states=True)[1]
     return _ntk(backward_vectors(params, X, states=states), states.h[1:], block_rows)
 
@@ -152,16 +162,47 @@ def eq23_readings(params: RNNParams, X) -> Eq23Readings:
     return Eq23Readings(prev, printed, float(tol))
 
 
+def _values(params) -> RNNParams:
+    """The weights outside autograd (the backward passes here are written out, with out= buffers
+    autograd refuses): the results carry no graph."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    return params.detach()
+
+
+def _ntk_rows(n: int, L: int, block_rows) -> int:
+    if block_rows is None:
+        return max(1, min(n, _NTK_BLOCK_ENTRIES // (L * L * n)))
+    return check_int(block_rows, name="block_rows", minimum=1)
+
+
+def _reserve_ntk(params: RNNParams, X, block_rows) -> None:
+    """Refuse (MemoryError) an empirical NTK whose states, backward vectors, output and two Gram
+    blocks cannot fit: (3L + 1) n m + n^2 + 2 (block_rows L) (n L) entries."""
+    if not hasattr(X, "shape") or len(X.shape) != 3:
+        return  # check_inputs reports the shape
+    n, L, _ = X.shape
+    rows = _ntk_rows(n, L, block_rows)
+    size = torch.finfo(params.dtype).bits // 8
+    check_memory(size * ((3 * L + 1) * n * params.m + n * n + 2 * rows * L * n * L),
+                 device=params.device, what=f"the empirical NTK of n = {n} sequences at width "
+                                            f"m = {params.m}")
+
+
+def _check_finite(out: torch.Tensor, what: str) -> torch.Tensor:
+    """Gram products of finite states can still overflow a narrow dtype (float32: 3.4e38)."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"X: {what} overflowed {out.dtype}; rescale X or use float64")
+    return out
+
+
 def _ntk(delta, h, block_rows):
     """The two-Gram formula of :func:`empirical_ntk` from delta_1..delta_L (L, n, m) and h_0..h_L."""
     L, n, m = delta.shape
     # Sequence-major rows: input i's L vectors are contiguous, so a block of inputs is a row slice.
     Dm = delta.transpose(0, 1).reshape(n * L, m)
     Hm = h[:L].transpose(0, 1).reshape(n * L, m)
-    if block_rows is None:
-        block_rows = max(1, min(n, _NTK_BLOCK_ENTRIES // (L * L * n)))
-    else:
-        block_rows = check_int(block_rows, name="block_rows", minimum=1)
+    block_rows = _ntk_rows(n, L, block_rows)
     out = torch.empty((1, n, n), dtype=delta.dtype, device=delta.device)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
@@ -169,7 +210,7 @@ def _ntk(delta, h, block_rows):
         G = Dm[rows] @ Dm[s * L:].T
         G.mul_(Hm[rows] @ Hm[s * L:].T)
         _store(out, 0, s, e, G.reshape(e - s, L, n - s, L).sum(dim=(1, 3)))
-    return out[0]
+    return _check_finite(out[0], "the empirical NTK")
 
 
 # ------------------------------------------------- every output f_l = B^T h_l (Remark 3.2)
@@ -190,10 +231,13 @@ def output_backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tenso
     :func:`backward_vectors`.  All outputs go back one step together (one (L - k) n x m by m x m
     product per step k), so O(L^2 n m^2) time; memory 8 L^2 n m bytes in float64 (the k > l half
     is zero).  ``states``: the ``Trajectory`` of ``forward(params, X, return_states=True)``."""
+    params = _values(params)
     if states is None:
         states = forward(params, X, return_states=True)[1]
     D = states.D
     L, n, m = D.shape
+    check_memory(torch.finfo(params.dtype).bits // 8 * L * L * n * m, device=params.device,
+                 what=f"the backward vectors of all {L} outputs at width m = {m}")
     out = torch.zeros((L, L, n, m), dtype=params.dtype, device=params.device)
     for k in range(L - 1, -1, -1):  # step k + 1 (0-based k); outputs l = k + 1..L
         out[k, k] = D[k] * params.B
@@ -216,6 +260,7 @@ def output_ntk(params: RNNParams, X) -> torch.Tensor:
     states, never the (n x m^2) Jacobian.  Pair of outputs by pair: O(L^4 n^2 m) time for the
     Grams (plus O(L^2 n m^2) for the vectors); memory 8 L^2 n m bytes for the vectors (float64) and
     O(L^2 n^2) entries of work space."""
+    params = _values(params)
     states = forward(params, X, return_states=True)[1]
     delta = output_backward_vectors(params, X, states=states)
     L, _, n, m = delta.shape
@@ -232,7 +277,7 @@ def output_ntk(params: RNNParams, X) -> torch.Tensor:
                 block = torch.triu(block) + torch.triu(block, 1).T  # a Gram matrix: exactly symmetric
             out[l, lp] = block
             out[lp, l] = block.T
-    return out
+    return _check_finite(out, "the output NTK")
 
 
 def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms", dtype=torch.float64,
@@ -271,6 +316,9 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
 def _check_sweep_args(widths, seeds, seed):
     seeds = check_int(seeds, name="seeds", minimum=1)
     seed = check_int(seed, name="seed", minimum=0)
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"widths must be a sequence of ints (e.g. [64, 256]), got "
+                        f"{type(widths).__name__} {widths!r}")
     widths = [check_int(m, name="widths", minimum=1) for m in widths]
     if not widths:
         raise ValueError("widths must not be empty")
@@ -370,7 +418,7 @@ def cross_rms_all_steps(by_lag) -> np.ndarray:
     L (L - 1) ordered pairs, so the mean square over all of them is
     sum_k 2 (L - k) / (L (L - 1)) rms_k^2.  Returns float64 of ``by_lag``'s shape without its last
     axis."""
-    by_lag = np.asarray(by_lag, dtype=np.float64)
+    by_lag = as_array(by_lag, name="by_lag", finite=False)
     if by_lag.ndim < 1 or by_lag.shape[-1] < 1:
         raise ValueError(f"by_lag must have a last axis of lags 1..L-1 (L >= 2), got shape {by_lag.shape}")
     L = by_lag.shape[-1] + 1
@@ -389,7 +437,8 @@ def network_quantiles(errors, *, axis: int = 1) -> dict[str, np.ndarray]:
     axis ``axis`` (axis 1 of the [width, network, ...] arrays of :func:`forward_kernel_errors` and
     :func:`backward_kernel_errors`): name -> float64 array without that axis (numpy's linear
     interpolation between order statistics)."""
-    errors = np.asarray(errors, dtype=np.float64)
+    errors = as_array(errors, name="errors", finite=False)
+    axis = check_int(axis, name="axis")
     if not -errors.ndim <= axis < errors.ndim or errors.shape[axis] < 1:
         raise ValueError(f"errors must have a non-empty networks axis {axis}, got shape {errors.shape}")
     return {name: np.quantile(errors, q, axis=axis) for name, q in NETWORK_QUANTILES.items()}

@@ -41,9 +41,11 @@ import math
 from typing import NamedTuple
 
 import mpmath
+import numpy as np
 import torch
 
 from .checks import as_tensor, check_int, check_real
+from .device import check_memory
 from .model import check_inputs, get_init
 
 __all__ = ["kappa", "hermite_coefficients", "series_tail", "kappa_series", "series_terms_needed",
@@ -59,6 +61,7 @@ _RHO_SLACK = 1e-12
 # n = 4096 on 2 cores.  A GPU wants few large kernels instead: 2^26 pairs (512 MB per temporary);
 # the CPU block size made forward_kernel 3-8x slower than the full-matrix recursion on an H200.
 _BLOCK_PAIRS = {"cpu": 1 << 19, "cuda": 1 << 26}
+_FLOAT64_MAX = torch.finfo(torch.float64).max
 
 
 def _clip_rho(rho: torch.Tensor, what: str) -> torch.Tensor:
@@ -215,14 +218,34 @@ def _prepare(X, init):
     # S^l_ii = K^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2: closed form, l = 0..L (row 0 is K^0_ii = 1).
     sq = torch.cat([torch.zeros(n, 1, dtype=X.dtype, device=X.device), (X * X).sum(-1)], dim=1)
     diag = 1.0 + a * torch.cumsum(sq, dim=1)
+    # Every kernel entry is at most max K^L_ii in magnitude (Cauchy-Schwarz) and H, a sum of L such
+    # terms times F <= 1/2, at most L max K^L_ii: refuse inputs for which that could overflow rather
+    # than return inf or NaN (whose error would otherwise read "a correlation of magnitude nan").
+    top = float(diag[:, -1].max())
+    if not top * (L + 1) <= _FLOAT64_MAX:
+        raise ValueError(f"X is too large for float64: 1 + a sum_l ||X_(i,l)||^2 reaches {top:.3g} "
+                         f"(largest |entry| {float(X.abs().max()):.3g}), and the kernels of L = {L} "
+                         f"steps could overflow; rescale X")
     return X, a, diag.T.contiguous()  # diag: (L+1, n)
+
+
+def _reserve(X: torch.Tensor, what: str, matrices: float, block_rows=None) -> None:
+    """Refuse (MemoryError) a kernel whose output holds ``matrices`` float64 (n, n) matrices when
+    that and the recursion's work space (about 8 blocks of block_rows x n) cannot fit on X's device."""
+    n = X.shape[0]
+    rows = _block_rows(n, block_rows, X.device)
+    check_memory(8.0 * n * (matrices * n + 8 * rows), device=X.device,
+                 what=f"{what} of n = {n} sequences of length L = {X.shape[1]}")
 
 
 def _check_layers(layers, L: int) -> list[int]:
     if layers is None:
         return list(range(L + 1))
-    if isinstance(layers, int):
+    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
         layers = [layers]
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be None, an int or a sequence of ints in 0..L, got "
+                        f"{type(layers).__name__} {layers!r}")
     out = []
     for k in layers:
         k = check_int(k, name="layers", minimum=0)
@@ -363,6 +386,7 @@ def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Te
     X, a, diag = _prepare(X, init)
     n, L, _ = X.shape
     which = _check_layers(layers, L)
+    _reserve(X, "forward_kernel", len(which), block_rows)
     out = torch.empty((len(which), n, n), dtype=torch.float64, device=X.device)
     slots = {}
     for idx, l in enumerate(which):
@@ -390,6 +414,7 @@ def forward_correlation(X, *, init="paper", block_rows=None) -> torch.Tensor:
 def _forward_correlation(X, init, block_rows, near):
     X, a, diag = _prepare(X, init)
     n, L, _ = X.shape
+    _reserve(X, "the forward correlations rho^1..rho^L", L, block_rows)
     out = torch.empty((L, n, n), dtype=torch.float64, device=X.device)
 
     def visit(l, s, e, S, rho, K):
@@ -459,6 +484,7 @@ def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
     X, a, diag = _prepare(X, init)
     n = X.shape[0]
     L = X.shape[1]
+    _reserve(X, "ntk", 1, block_rows)
     out = torch.empty((1, n, n), dtype=torch.float64, device=X.device)
     state = {}
 
@@ -535,6 +561,7 @@ def cross_forward_kernel(X, *, init="paper") -> torch.Tensor:
     Memory: the output, 8 (L+1)^2 n^2 bytes, plus O(n^2)."""
     X, a, diag = _prepare(X, init)
     n, L, _ = X.shape
+    _reserve(X, "cross_forward_kernel", (L + 1) ** 2 + 4)
     out = torch.empty((L + 1, L + 1, n, n), dtype=torch.float64, device=X.device)
     for s, k, _rho, K in _cross_lags(X, a, diag):
         if s == 0:
@@ -567,6 +594,7 @@ def output_ntk(X, *, init="paper") -> torch.Tensor:
     O(n^2).  The diagonal blocks are exactly symmetric."""
     X, a, diag = _prepare(X, init)
     n, L, _ = X.shape
+    _reserve(X, "output_ntk", L * L + 6)
     out = torch.empty((L, L, n, n), dtype=torch.float64, device=X.device)
     G = K_prev = None
     for s, k, rho, K in _cross_lags(X, a, diag):
@@ -638,6 +666,7 @@ def forward_kernel_series(X, *, init="paper", R=200) -> SeriesKernel:
     X, a, diag = _prepare(X, init)
     R = check_int(R, name="R", minimum=0)
     n, L, _ = X.shape
+    _reserve(X, "forward_kernel_series", 2 * (L + 1) + 6)
     K = torch.ones((L + 1, n, n), dtype=torch.float64, device=X.device)
     bound = torch.zeros_like(K)
     for l in range(1, L + 1):

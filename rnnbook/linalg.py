@@ -26,6 +26,10 @@ __all__ = ["check_symmetric", "psd_tolerance", "PSDCheck", "psd_check", "is_psd"
 def check_symmetric(M, *, name: str = "M") -> torch.Tensor:
     """A float64 square symmetric matrix (up to rounding), or a ValueError naming ``name``."""
     M = as_tensor(M, name=name, dtype=None)
+    if torch.finfo(M.dtype).bits < 32:
+        # No eigensolver takes half precision: widen (exactly), and keep the rounding tolerance
+        # of float32 -- the values themselves were rounded more coarsely, which is the caller's.
+        M = M.to(torch.float32)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(M.shape)}")
     if M.shape[0] == 0:

@@ -204,6 +204,8 @@ class Trajectory(NamedTuple):
 def check_inputs(X, params: RNNParams | None = None, *, name: str = "X") -> torch.Tensor:
     """Validate a batch of sequences X of shape (n, L, d); against ``params`` also its d, dtype and
     device (a numpy array is converted to the parameters' dtype and device, a tensor must match)."""
+    if params is not None and not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
     if params is not None and isinstance(X, torch.Tensor):
         if X.dtype != params.dtype:
             raise TypeError(f"{name} has dtype {X.dtype} but params have {params.dtype}")
@@ -231,6 +233,9 @@ def forward(params: RNNParams, X, *, return_states: bool = False):
         raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
     X = check_inputs(X, params)
     n, L, _ = X.shape
+    m, size = params.m, torch.finfo(params.dtype).bits // 8
+    check_memory(size * n * m * (L + 3 + ((L + 1) + L / size if return_states else 0)),
+                 device=params.device, what=f"forward of n = {n} sequences at width m = {m}")
     # Input drive A X_l for all l at once: one (n L, d) x (d, m) product.
     drive = (X.reshape(n * L, -1) @ params.A.T).reshape(n, L, params.m)
     h = torch.relu(params.M0).expand(n, params.m)
@@ -245,6 +250,12 @@ def forward(params: RNNParams, X, *, return_states: bool = False):
             hs[layer + 1] = h
             Ds[layer] = pre > 0
     f = h @ params.B
+    if not bool(torch.isfinite(f).all()):
+        # Finite weights and inputs: only overflow of the hidden states (which grow with ||X||
+        # and, for a large W, geometrically in L) makes f infinite or NaN.
+        raise ValueError(f"X: the forward pass overflowed {params.dtype} (largest |h_l| "
+                         f"{float(h.abs().max()):.3g}, largest |X| {float(X.abs().max()):.3g}); "
+                         f"rescale X or use float64")
     if return_states:
         return f, Trajectory(hs, Ds)
     return f

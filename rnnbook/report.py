@@ -12,6 +12,7 @@ from numbers import Number
 
 import numpy as np
 
+from .checks import as_array
 from .verdicts import Verdict
 
 __all__ = ["plain", "number", "numbers", "BRIEF", "verdict", "VERDICTS", "note", "glue_run", "loglog_slope",
@@ -105,17 +106,20 @@ def _glue_markdown(key: str, text: str) -> None:
 
 
 def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x: the exponent b of a fitted y ~ a x^b."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+    """Least-squares slope of log y against log x: the exponent b of a fitted y ~ a x^b.  ``x`` and
+    ``y``: 1-D, of equal length, positive and finite, with at least two distinct x."""
+    x = as_array(x, name="x")
+    y = as_array(y, name="y")
+    if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-D of equal length, got shapes {x.shape} and {y.shape}")
     if x.size < 2:
-        raise ValueError("need at least two points to fit a slope")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("x and y must be finite")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive for a log-log fit")
+        raise ValueError(f"x must hold at least two points to fit a slope, got {x.size}")
+    if np.any(x <= 0):
+        raise ValueError("x must be positive for a log-log fit")
+    if np.any(y <= 0):
+        raise ValueError("y must be positive for a log-log fit")
+    if np.all(x == x[0]):
+        raise ValueError(f"x must hold at least two distinct values to fit a slope, got all {x[0]}")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
@@ -192,5 +196,9 @@ def local_exponent(fn, x) -> float:
     """The exponent a claimed rate ``fn`` (e.g. ``lambda m: log(m)**2 / sqrt(m)``) shows over the
     points ``x``: its least-squares log-log slope there, to set against a slope fitted to data over
     the same points (a log factor is not visible as an exponent, but it changes the local one)."""
-    x = np.asarray(x, dtype=np.float64)
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    x = as_array(x, name="x")
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
     return loglog_slope(x, np.asarray([fn(float(v)) for v in x], dtype=np.float64))

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from . import runtime
 from .checks import as_tensor, check_int, check_real, check_sequences
 from .data import DataSource, _check_labels, _check_source
-from .device import get_device, make_generator
+from .device import check_memory, get_device, make_generator
 from .empirical import backward_vectors
 from .model import RNNParams, check_inputs, forward, get_init, init_params
 from .runtime import progress_bar
@@ -245,6 +245,25 @@ def run_stream(source: DataSource, *, m: int, steps: int, init: str = "algorithm
                        init=p.init, L=p.L)
     return (params, torch.cat(Xs)[:steps].to(device=dev, dtype=dtype),
             torch.cat(ys)[:steps].to(device=dev, dtype=dtype))
+
+
+def _reserve(source: DataSource, m: int, runs: int, test_n: int, dev: torch.device,
+             dtype: torch.dtype) -> None:
+    """Refuse (MemoryError) an :func:`sgd` call whose weights and buffers cannot fit: on the CPU
+    each run's float64 stream (its initial weights and a chunk of data), on the compute device W_0,
+    W, A, B, M0 and the trainer's buffers of every run, the current data chunks and the test set."""
+    L, d = source.L, source.d
+    chunk = DATA_CHUNK * L * (d + 1)
+    host = 8.0 * runs * (m * m + m * d + 2 * m + 2 * chunk)
+    size = torch.finfo(dtype).bits // 8
+    work = size * (runs * (2 * m * m + m * d + (3 * L + 6) * m + chunk) + test_n * L * (d + 1)
+                   + min(_EVAL_ENTRIES, runs * m * max(test_n, 1)))
+    what = f"sgd with m = {m} and {runs} runs"
+    if dev.type == "cpu":
+        check_memory(host + work, device=dev, what=what)
+    else:
+        check_memory(host, device="cpu", what=what + " (the runs' streams, on the CPU)")
+        check_memory(work, device=dev, what=what)
 
 
 def _device_dtype(device, dtype):
@@ -483,6 +502,7 @@ def sgd(source: DataSource, *, m: int, steps: int, eta: float | None = None, c: 
     dev, dtype = _device_dtype(device, dtype)
     L = source.L
     K = len(logged)
+    _reserve(source, m, runs, test_n, dev, dtype)
 
     run_ids = tuple(range(first_run, first_run + runs))
     streams = [_Stream(source, m, init, seed, r) for r in run_ids]
@@ -569,7 +589,12 @@ def algorithm1_loop(params, X, y, eta: float):
     """Algorithm 1 written literally, one sample at a time through :func:`gradient`:
     W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`sgd`
     does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
     eta = check_real(eta, name="eta", positive=True)
+    X = check_inputs(X, params)
+    y = _check_labels(y, (X.shape[0],), dtype=params.dtype, device=params.device)
+    params = params.detach()
     W = params.W.clone()
     for t in range(X.shape[0]):
         W -= eta * gradient(params.replace(W=W), X[t], y[t])
