@@ -1,6 +1,21 @@
+import os
+
 import pytest
 
 from rnnbook.device import available_devices
+
+try:  # the property tests' settings; the bare GPU image has no Hypothesis (those tests skip there)
+    from hypothesis import settings
+except ImportError:
+    pass
+else:
+    # "ci" (the default): derandomised -- the examples are a function of the test alone, so every
+    # run of the suite tries the same ones and CI stays deterministic -- and no example database.
+    # HYPOTHESIS_PROFILE=explore searches at random with ten times the examples, to hunt for bugs.
+    settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=40,
+                              print_blob=True)
+    settings.register_profile("explore", deadline=None, max_examples=400)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_generate_tests(metafunc):
