@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     sw.add_argument("--output", type=Path, default=None,
                     help="folder of the results file (default: $RNNBOOK_SWEEP_DIR or _build/sweeps)")
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="run the units on a local Dask cluster of this many worker processes")
+    where.add_argument("--scheduler", default=None,
+                       help="run the units on the workers of this running Dask scheduler "
+                            "(tcp://host:port, or a scheduler file .json)")
     sub.add_parser("sweeps", help="list the registered sweeps")
     args = parser.parse_args(argv)
     if args.command == "chapters":
@@ -122,14 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in experiments.SWEEPS.values():
                 print(f"{s.name}: {s.description}")
             return 0
-        try:
-            result = experiments.run(args.name, profile=args.profile, device=args.device,
-                                     directory=args.output, use_committed=False, progress=True)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{len(result.records)} units of {args.name} ({result.profile}) in {result.path}")
-        return 0
+        return _sweep(args, experiments)
     try:
         path = run_chapter(args.chapter, profile=args.profile, device=args.device,
                            output=args.output, timeout=args.timeout)
@@ -137,6 +136,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(path)
+    return 0
+
+
+def _sweep(args, experiments) -> int:
+    """``sweep NAME``: in this process, or on a Dask cluster (--workers / --scheduler).  Exit 2 on
+    a bad argument (before any work), 1 when units failed (each named, with its traceback)."""
+    from . import cluster
+    from .engine import UnitsFailed
+
+    kwargs = dict(profile=args.profile, device=args.device, directory=args.output, use_committed=False,
+                  progress=True)
+    client = None
+    try:
+        experiments.get_sweep(args.name)
+        if args.workers is not None or args.scheduler is not None:
+            # A bad sweep, profile, device or output costs nothing, not a cluster's start.
+            from .device import get_device
+            from .engine import default_directory
+
+            profiles.get(args.profile)
+            get_device(args.device)
+            check_output_directory(args.output if args.output is not None else default_directory(),
+                                   what="--output")
+        if args.workers is not None:
+            if args.workers < 1:
+                raise ValueError(f"--workers must be >= 1, got {args.workers}")
+            client = cluster.local_client(args.workers)
+            kwargs.update(client=client, threads=cluster.threads_per_worker(args.workers))
+        elif args.scheduler is not None:
+            client = cluster.connect(args.scheduler)
+            kwargs.update(client=client)
+        result = experiments.run(args.name, **kwargs)
+    except UnitsFailed as exc:
+        for unit, trace in exc.failures.items():
+            print(f"unit {unit} failed:\n{trace}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if client is not None:
+            client.close()
+    print(f"{len(result.records)} units of {args.name} ({result.profile}) in {result.path}")
     return 0
 
 

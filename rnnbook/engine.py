@@ -14,6 +14,13 @@ Where results live:
 Every unit records where and when it was computed, so a chapter can label what it shows.  From the
 command line: ``python -m rnnbook sweep NAME --profile paper --device cuda``.
 
+On a cluster: ``run(..., client=client)`` sends the units to the workers of a Dask
+``distributed.Client`` (local processes, one worker per GPU, a Slurm allocation: whatever deployed
+the scheduler; :mod:`rnnbook.cluster` starts the local kinds).  Workers compute units and return
+records; only this process claims units and writes the store, so a dead worker or a killed client
+loses at most the units in flight.  A unit's randomness depends only on its parameters, so the
+records equal those of a serial run on the same kind of device.
+
 The engine knows nothing of the book's experiments: :mod:`rnnbook.experiments` defines and names
 them (the registry) and calls :func:`run` with a :class:`Sweep`.  Layer 9 of the package: it
 imports only :mod:`rnnbook.device`, :mod:`rnnbook.profiles`, :mod:`rnnbook.runtime` and
@@ -40,12 +47,12 @@ from ._version import __version__
 from .device import get_device
 from .profiles import Profile
 from .profiles import get as get_profile
-from .runtime import progress_bar
+from .runtime import cpu_threads, progress_bar
 from .store import FORMAT, ResultsFile, atomic_write_json, check_output_directory
 from .store import canonical as _canonical
 
-__all__ = ["Sweep", "SweepResult", "run", "committed", "best", "inventory", "default_directory",
-           "atomic_write_json", "COMMITTED_DIR", "ENV_VAR", "FORMAT"]
+__all__ = ["Sweep", "SweepResult", "UnitsFailed", "compute_unit", "run", "committed", "best",
+           "inventory", "default_directory", "atomic_write_json", "COMMITTED_DIR", "ENV_VAR", "FORMAT"]
 
 ENV_VAR = "RNNBOOK_SWEEP_DIR"
 
@@ -97,6 +104,36 @@ def _check_sweep(sweep) -> None:
     if not isinstance(sweep, Sweep):
         raise TypeError(f"sweep must be a Sweep (a registered one: rnnbook.experiments.get_sweep(name)), "
                         f"got {type(sweep).__name__}")
+
+
+def compute_unit(run_unit: Callable[[dict, dict, torch.device], Any], config: dict, unit: dict,
+                 device=None, threads: int | None = None) -> dict:
+    """Compute one unit where this function runs (this process, or a Dask worker) and return its
+    record without the digest: ``{"unit", "value", "where", "when", "seconds"}``.  ``device``:
+    None resolves on the worker ($RNNBOOK_DEVICE, else its own GPU if it sees one, else the CPU);
+    ``threads``: torch's CPU threads for the unit (None: unchanged), so that the workers of one
+    machine do not oversubscribe its cores."""
+    dev = get_device(device)
+    start = _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    with cpu_threads(torch.device("cpu"), threads):  # restored afterwards
+        value = _jsonable(run_unit(config, unit, dev))
+        where = _where(dev)
+    return {"unit": unit, "value": value, "where": where,
+            "when": start.isoformat(timespec="seconds"), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+class UnitsFailed(RuntimeError):
+    """Units of a distributed sweep that failed twice (a first try and one retry).  ``failures``
+    maps each unit (canonical JSON) to its traceback; ``result`` holds every other unit, all of them
+    stored, so a rerun computes only the failed ones."""
+
+    def __init__(self, failures: dict[str, str], result: SweepResult):
+        self.failures, self.result = failures, result
+        names = "; ".join(sorted(failures))
+        super().__init__(f"sweep {result.name} ({result.profile}): {len(failures)} unit(s) failed after a "
+                         f"retry: {names}.  The other {len(result.records)} units are stored in "
+                         f"{result.path}; run again to retry the failed ones.")
 
 
 @dataclasses.dataclass
@@ -160,7 +197,8 @@ def _committed_records(sweep: Sweep, prof: Profile, config: dict) -> dict[str, d
 
 
 def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, directory=None,
-        use_committed: bool = True, progress: bool = False, poll_seconds: float = 1.0) -> SweepResult:
+        use_committed: bool = True, progress: bool = False, poll_seconds: float = 1.0,
+        client=None, threads: int | None = None) -> SweepResult:
     """Run (or resume) ``sweep`` under ``profile`` on ``device`` and return every unit.
 
     Units already in ``book/data/<name>.<profile>.json`` (if ``use_committed``) or in the working
@@ -169,10 +207,23 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     into the same directory: each claims one unit at a time under the file's lock, so no unit is
     computed twice, and each returns when every unit is stored (waiting, ``poll_seconds`` at a
     time, for units that another live process is computing).  A stored file of other settings is
-    kept under another name, never overwritten.  The directory is checked before any work."""
+    kept under another name, never overwritten.  The directory is checked before any work.
+
+    ``client``: a Dask ``distributed.Client``; the units then run on its workers (``device`` None:
+    each worker's own device; ``threads``: CPU threads per unit there), up to two per worker thread
+    in flight, each retried once if it raises.  Units that fail twice are reported together at the
+    end (:class:`UnitsFailed`, with their tracebacks) after every other unit is stored.  Without a
+    client the units run here, one after the other, and the first failure raises."""
     _check_sweep(sweep)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    dev = get_device(device)
+    if client is None:
+        dev = get_device(device)
+    elif device is not None:
+        get_device(device)  # validated here; resolved on each worker
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be None or an int >= 1, got {threads!r}")
+    if client is not None and not all(hasattr(client, a) for a in ("submit", "nthreads")):
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
     poll_seconds = float(poll_seconds)
     if not poll_seconds > 0:
         raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
@@ -188,41 +239,112 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     store = _file(sweep, prof, config, path)
     bar = progress_bar(range(len(todo)), f"sweep {sweep.name} ({prof.name})") if progress and todo else None
     ticks = iter(bar) if bar is not None else None
-    waiting_said = False
+    waiter = _Waiter(sweep, prof, poll_seconds)
+    if client is None:
+        _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter)
+        failures = {}
+    else:
+        failures = _run_on_client(client, sweep, config, units, todo, store, records, path, device,
+                                  threads, ticks, waiter)
+    if ticks is not None:
+        for _ in ticks:  # units another process finished, or that failed: close the bar
+            pass
+    result = SweepResult(sweep.name, prof.name, config, {k: records[k] for k in units if k in records}, path)
+    if failures:
+        raise UnitsFailed(failures, result)
+    return result
+
+
+class _Waiter:
+    """What a process does when every unit left is claimed by others: take the ones they stored,
+    say once whom it waits for, and sleep."""
+
+    def __init__(self, sweep: Sweep, prof: Profile, poll_seconds: float):
+        self.sweep, self.prof, self.poll_seconds, self.said = sweep, prof, poll_seconds, False
+
+    def collect(self, todo: list[str], contents, records: dict, path: Path) -> list[str]:
+        done = [k for k in todo if k in contents.records]
+        records.update({k: dict(contents.records[k], source=str(path)) for k in done})
+        todo = [k for k in todo if k not in contents.records]
+        if todo:  # the rest is being computed by other live processes
+            if not self.said:
+                holders = sorted({f"pid {c.get('pid')} on {c.get('host')}" for c in contents.claims.values()})
+                print(f"sweep {self.sweep.name} ({self.prof.name}): waiting for {len(todo)} units "
+                      f"computed by {', '.join(holders)}", file=sys.stderr, flush=True)
+                self.said = True
+            time.sleep(self.poll_seconds)
+        return todo
+
+
+def _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter) -> None:
+    """The units of ``todo`` in this process, one claimed unit at a time; the first failure
+    releases its claim and raises."""
+    todo = list(todo)
     while todo:
         key, contents = store.claim(todo)
         if key is None:
-            done = [k for k in todo if k in contents.records]
-            records.update({k: dict(contents.records[k], source=str(path)) for k in done})
-            todo = [k for k in todo if k not in contents.records]
-            if todo:  # the rest is being computed by other live processes
-                if not waiting_said:
-                    holders = sorted({f"pid {c.get('pid')} on {c.get('host')}"
-                                      for c in contents.claims.values()})
-                    print(f"sweep {sweep.name} ({prof.name}): waiting for {len(todo)} units computed by "
-                          f"{', '.join(holders)}", file=sys.stderr, flush=True)
-                    waiting_said = True
-                time.sleep(poll_seconds)
+            todo = waiter.collect(todo, contents, records, path)
             continue
-        unit = units[key]
-        start = _dt.datetime.now(_dt.timezone.utc)
-        t0 = time.perf_counter()
         try:
-            value = _jsonable(sweep.run_unit(config, unit, dev))
+            record = compute_unit(sweep.run_unit, config, units[key], dev, threads)
         except BaseException:
             store.release(key)  # an interrupted or failed unit is free for the next run
             raise
-        record = {"unit": unit, "value": value, "where": _where(dev),
-                  "when": start.isoformat(timespec="seconds"),
-                  "seconds": round(time.perf_counter() - t0, 3)}
         records[key] = dict(store.store(key, record), source=str(path))
         todo.remove(key)
         if ticks is not None:
             next(ticks, None)
-    if ticks is not None:
-        for _ in ticks:  # units another process finished: close the bar
-            pass
-    return SweepResult(sweep.name, prof.name, config, {k: records[k] for k in units}, path)
+
+
+def _run_on_client(client, sweep, config, units, todo, store, records, path, device, threads, ticks,
+                   waiter) -> dict[str, str]:
+    """The units of ``todo`` on the workers of ``client``: claimed here, computed there, stored
+    here as each completes.  Returns {unit: traceback} of the units that failed twice."""
+    from distributed import as_completed  # only a distributed run needs Dask
+
+    capacity = max(2, 2 * sum(client.nthreads().values()))
+    pending = as_completed()
+    in_flight = {}  # future -> unit key
+    failures = {}
+    todo = list(todo)
+    try:
+        while todo:
+            while len(in_flight) < capacity:  # claim and send while workers have room
+                key, contents = store.claim([k for k in todo if k not in in_flight.values()])
+                if key is None:
+                    break
+                future = client.submit(compute_unit, sweep.run_unit, config, units[key], device, threads,
+                                       pure=False, retries=1)
+                in_flight[future] = key
+                pending.add(future)
+            if not in_flight:  # every unit left is claimed by another live process
+                todo = waiter.collect(todo, contents, records, path)
+                continue
+            future = next(pending)
+            key = in_flight.pop(future)
+            todo.remove(key)
+            if future.status == "finished":
+                records[key] = dict(store.store(key, future.result()), source=str(path))
+            else:
+                failures[key] = _traceback(future)
+                store.release(key)
+            if ticks is not None:
+                next(ticks, None)
+    except BaseException:
+        for future, key in in_flight.items():  # interrupted: what is in flight is free again
+            future.cancel()
+            store.release(key)
+        raise
+    return failures
+
+
+def _traceback(future) -> str:
+    import traceback
+
+    if future.status == "cancelled":
+        return "cancelled by the scheduler (its workers were lost)"
+    exc = future.exception()
+    return "".join(traceback.format_exception(type(exc), exc, future.traceback()))
 
 
 def committed(sweep: Sweep, profile: Profile | str) -> SweepResult | None:

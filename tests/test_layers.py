@@ -16,7 +16,7 @@ from rnnbook import _deprecated
 PACKAGE = pathlib.Path(rnnbook.__file__).parent
 
 LAYERS = {
-    0: {"_version", "device", "runtime", "profiles", "plotting", "verdicts", "store"},
+    0: {"_version", "device", "runtime", "profiles", "plotting", "verdicts", "store", "cluster"},
     1: {"checks"},
     2: {"series", "linalg"},
     3: {"concepts", "posdef"},
