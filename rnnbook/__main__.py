@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     sw.add_argument("--output", type=Path, default=None,
                     help="folder of the results file (default: $RNNBOOK_SWEEP_DIR or _build/sweeps)")
+    sw.add_argument("--threads", type=int, default=None,
+                    help="CPU threads per unit (default: torch's setting here; cores / N with --workers N). "
+                         "Records are bit-identical between runs with equal threads per unit")
     where = sw.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None,
                        help="run the units on a local Dask cluster of this many worker processes")
@@ -146,10 +149,12 @@ def _sweep(args, experiments) -> int:
     from .engine import UnitsFailed
 
     kwargs = dict(profile=args.profile, device=args.device, directory=args.output, use_committed=False,
-                  progress=True)
+                  progress=True, threads=args.threads)
     client = None
     try:
         experiments.get_sweep(args.name)
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
         if args.workers is not None or args.scheduler is not None:
             # A bad sweep, profile, device or output costs nothing, not a cluster's start.
             from .device import get_device
@@ -163,7 +168,7 @@ def _sweep(args, experiments) -> int:
             if args.workers < 1:
                 raise ValueError(f"--workers must be >= 1, got {args.workers}")
             client = cluster.local_client(args.workers)
-            kwargs.update(client=client, threads=cluster.threads_per_worker(args.workers))
+            kwargs.update(client=client, threads=args.threads or cluster.threads_per_worker(args.workers))
         elif args.scheduler is not None:
             client = cluster.connect(args.scheduler)
             kwargs.update(client=client)

@@ -19,7 +19,8 @@ On a cluster: ``run(..., client=client)`` sends the units to the workers of a Da
 the scheduler; :mod:`rnnbook.cluster` starts the local kinds).  Workers compute units and return
 records; only this process claims units and writes the store, so a dead worker or a killed client
 loses at most the units in flight.  A unit's randomness depends only on its parameters, so the
-records equal those of a serial run on the same kind of device.
+records equal those of a serial run on the same kind of device with the same CPU threads per unit
+(``threads``: BLAS reductions may round differently on another number of threads).
 
 The engine knows nothing of the book's experiments: :mod:`rnnbook.experiments` defines and names
 them (the registry) and calls :func:`run` with a :class:`Sweep`.  Layer 9 of the package: it

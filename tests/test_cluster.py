@@ -59,8 +59,10 @@ def test_cli_workers_2_gives_the_records_of_a_serial_run(tmp_path):
     base = [sys.executable, "-m", "rnnbook", "sweep", "sgd_labelling", "--profile", "quick",
             "--device", "cpu"]
     t0 = time.perf_counter()
-    serial = subprocess.run([*base, "--output", str(tmp_path / "serial")], capture_output=True, text=True,
-                            env=_env(), timeout=600)
+    # One CPU thread per unit, as each of two workers on two cores gets (a BLAS reduction may round
+    # differently on another number of threads; SGD units run on one thread anyway).
+    serial = subprocess.run([*base, "--threads", "1", "--output", str(tmp_path / "serial")],
+                            capture_output=True, text=True, env=_env(), timeout=600)
     t1 = time.perf_counter()
     dist = subprocess.run([*base, "--workers", "2", "--output", str(tmp_path / "dist")], capture_output=True,
                           text=True, env=_env(), timeout=600)
@@ -82,6 +84,8 @@ def test_cli_rejects_bad_cluster_arguments_before_starting_one(tmp_path):
 
     out = cli("sgd_labelling", "--workers", "0", "--output", str(tmp_path))
     assert out.returncode == 2 and "--workers must be >= 1" in out.stderr
+    out = cli("sgd_labelling", "--workers", "2", "--threads", "0", "--output", str(tmp_path))
+    assert out.returncode == 2 and "--threads must be >= 1" in out.stderr
     out = cli("sgd_labelling", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
     assert out.returncode == 2 and "not allowed with" in out.stderr
     out = cli("sgd_labelling", "--workers", "2", "--output", str(tmp_path / "f" / "x"), "--profile", "nope")
