@@ -116,6 +116,10 @@ def run(n: int = 64, L: int = 10, m: int = 1024, d: int = 10, init: str = "paper
     if dev.type == "cuda":
         out["peak_memory_bytes"] = torch.cuda.max_memory_allocated(dev)
         out["peak_memory_above_inputs_bytes"] = out["peak_memory_bytes"] - base
+    # The NTK of every weight (W, A, B, M0) against W's alone: the A, B and M0 terms add one
+    # (nL x d) and two (n x m) Gram products to W's two (nL x m) ones.
+    _, out["seconds_all"] = _best(lambda: empirical_ntk(params, X, wrt="all"), dev, repeat)
+    out["ratio_all_vs_W"] = out["seconds_all"] / out["seconds"]
     if not references:
         return out
 
@@ -159,6 +163,7 @@ def main() -> None:
     print(f"n={r['n']} L={r['L']} m={r['m']} d={r['d']} init={r['init']}, best of {r['repeat']}")
     if "peak_memory_bytes" in r:
         print(f"peak memory: {r['peak_memory_bytes'] / 2**30:.2f} GiB")
+    print(f"wrt='all' / wrt='W': {r['ratio_all_vs_W']:.2f}")
     if args.skip_references:
         print(f"seconds: {r['seconds']:.4f}")
         return

@@ -16,7 +16,7 @@ import torch
 from .checks import as_array, check_int
 from .device import check_memory, get_device, make_generator
 from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
-from .model import RNNParams, check_inputs, forward, init_params
+from .model import RNNParams, check_inputs, check_wrt, forward, init_params
 from .runtime import progress_bar
 
 __all__ = ["hidden_states", "forward_correlations", "backward_vectors", "backward_correlations",
@@ -83,20 +83,38 @@ def _layer_gram(v):
 _NTK_BLOCK_ENTRIES = 1 << 25
 
 
-def empirical_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
-    """The empirical neural tangent kernel with respect to W at width m (eq. 23):
-    H^(m)_ij = <grad_W f(x_i), grad_W f(x_j)>, shape (n, n), in params' dtype and device.
+def empirical_ntk(params: RNNParams, X, *, wrt="W", block_rows=None) -> torch.Tensor:
+    """The empirical neural tangent kernel at width m (eq. 23): H^(m)_ij = <grad f(x_i), grad f(x_j)>
+    with respect to the weights ``wrt`` (:func:`rnnbook.model.check_wrt`: ``"W"``, the paper's,
+    ``"A"``, ``"B"``, ``"M0"``, a tuple, or ``"all"``), shape (n, n), in params' dtype and device.
 
-    grad_W f(x) = sum_l delta_l h_{l-1}^T (eq. 23 has h_l: see the errata), so
-    H^(m)_ij = sum_{l,l'} <delta_l(x_i), delta_l'(x_j)> <h_{l-1}(x_i), h_{l'-1}(x_j)>: two Gram
-    products of (nL x m) matrices, O(n^2 L^2 m) time, never the (n x m^2) Jacobian.  Rows are
-    processed in blocks of ``block_rows`` inputs against the columns from the block on (the upper
-    triangle; the result is mirrored, so exactly symmetric), so the work space is
-    2 block_rows L x n L entries -- by default about 2^25 each."""
+    From the backward vectors, never the Jacobian: grad_W f(x) = sum_l delta_l h_{l-1}^T (eq. 23
+    has h_l: see the errata) and grad_A f = sum_l delta_l X_l^T, so
+    H^W + H^A = sum_{l,l'} <delta_l(x_i), delta_l'(x_j)>
+    (<h_{l-1}(x_i), h_{l'-1}(x_j)> + <X_{i,l}, X_{j,l'}>): two Gram products of (nL x m)
+    matrices (and one of (nL x d)), O(n^2 L^2 m) time, never the (n x m^2) Jacobian;
+    grad_B f = h_L and grad_{M0} f = 1{M0 > 0} o (W^T delta_1) add one Gram product of (n x m)
+    each.  Rows are processed in blocks of ``block_rows`` inputs against the
+    columns from the block on (the upper triangle; the result is mirrored, so exactly symmetric),
+    so the work space is 2 block_rows L x n L entries -- by default about 2^25 each."""
+    parts = check_wrt(wrt)
     params = _values(params)
     _reserve_ntk(params, X, block_rows)
     states = forward(params, X, return_states=True)[1]
-    return _ntk(backward_vectors(params, X, states=states), states.h, block_rows)
+    delta = backward_vectors(params, X, states=states)
+    X = check_inputs(X, params)
+    H = _ntk(delta, states.h if "W" in parts else None, block_rows,
+             X if "A" in parts else None) if {"W", "A"} & set(parts) else None
+    extra = []
+    if "B" in parts:
+        extra.append(states.h[-1])
+    if "M0" in parts:
+        extra.append((delta[0] @ params.W) * (params.M0 > 0))  # rows: (W^T delta_1)^T, masked by D_0
+    for v in extra:
+        G = _check_finite(v @ v.T, "a Gram product")
+        G = torch.triu(G) + torch.triu(G, 1).T  # exactly symmetric, as _ntk's
+        H = G if H is None else H.add_(G)
+    return H
 
 
 def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
@@ -114,20 +132,29 @@ def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
 _JACOBIAN_ENTRIES = 1 << 24
 
 
-def jacobian_ntk(params: RNNParams, X) -> torch.Tensor:
-    """<grad_W f(x_i), grad_W f(x_j)> from the full Jacobian of f with respect to W, by reverse-mode
-    autodiff (``torch.func.jacrev``) through :func:`rnnbook.model.forward`: the brute-force
-    reference for :func:`empirical_ntk`, independent of the backward vectors and of eq. (23).
-    Shape (n, n), in params' dtype and device.  It materialises the (n, m, m) Jacobian, so it is for
-    small sizes only: n m^2 > 2^24 is a ``ValueError``."""
+def jacobian_ntk(params: RNNParams, X, *, wrt="W") -> torch.Tensor:
+    """<grad f(x_i), grad f(x_j)> with respect to the weights ``wrt`` (as :func:`empirical_ntk`)
+    from the full Jacobian of f, by reverse-mode autodiff (``torch.func.jacrev``) through
+    :func:`rnnbook.model.forward`: the brute-force reference for :func:`empirical_ntk`, independent
+    of the backward vectors and of eq. (23).  Shape (n, n), in params' dtype and device.  It
+    materialises the (n, P) Jacobian (P weights), so it is for small sizes only: n P > 2^24 is a
+    ``ValueError``."""
     from torch.func import jacrev
 
+    parts = check_wrt(wrt)
     X = check_inputs(X, params)
-    n, m = X.shape[0], params.m
-    if n * m * m > _JACOBIAN_ENTRIES:
-        raise ValueError(f"X and params: the Jacobian would hold n m^2 = {n * m * m} entries, more than "
+    n = X.shape[0]
+    size = sum(getattr(params, w).numel() for w in parts)
+    if n * size > _JACOBIAN_ENTRIES:
+        raise ValueError(f"X and params: the Jacobian would hold n P = {n * size} entries, more than "
                          f"{_JACOBIAN_ENTRIES}; use empirical_ntk")
-    J = jacrev(lambda W: forward(params.replace(W=W), X))(params.W).reshape(n, m * m)
+    params = params.detach()
+
+    def f(*weights):
+        return forward(params.replace(**dict(zip(parts, weights, strict=True))), X)
+
+    J = jacrev(f, argnums=tuple(range(len(parts))))(*(getattr(params, w) for w in parts))
+    J = torch.cat([j.reshape(n, -1) for j in J], dim=1)
     return J @ J.T
 
 
@@ -196,19 +223,26 @@ def _check_finite(out: torch.Tensor, what: str) -> torch.Tensor:
     return out
 
 
-def _ntk(delta, h, block_rows):
-    """The two-Gram formula of :func:`empirical_ntk` from delta_1..delta_L (L, n, m) and h_0..h_L."""
+def _ntk(delta, h, block_rows, x=None):
+    """The two-Gram formula of :func:`empirical_ntk` from delta_1..delta_L (L, n, m) and h_0..h_L
+    (None: no W term), plus, with the inputs ``x`` (n, L, d), the A term."""
     L, n, m = delta.shape
     # Sequence-major rows: input i's L vectors are contiguous, so a block of inputs is a row slice.
     Dm = delta.transpose(0, 1).reshape(n * L, m)
-    Hm = h[:L].transpose(0, 1).reshape(n * L, m)
+    Hm = h[:L].transpose(0, 1).reshape(n * L, m) if h is not None else None
+    Xm = x.reshape(n * L, -1) if x is not None else None  # x: (n, L, d), already sequence-major
     block_rows = _ntk_rows(n, L, block_rows)
     out = torch.empty((1, n, n), dtype=delta.dtype, device=delta.device)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         rows = slice(s * L, e * L)
         G = Dm[rows] @ Dm[s * L:].T
-        G.mul_(Hm[rows] @ Hm[s * L:].T)
+        if Hm is None:
+            G.mul_(Xm[rows] @ Xm[s * L:].T)
+        elif Xm is None:
+            G.mul_(Hm[rows] @ Hm[s * L:].T)
+        else:
+            G.mul_(torch.addmm(Hm[rows] @ Hm[s * L:].T, Xm[rows], Xm[s * L:].T))
         _store(out, 0, s, e, G.reshape(e - s, L, n - s, L).sum(dim=(1, 3)))
     return _check_finite(out[0], "the empirical NTK")
 

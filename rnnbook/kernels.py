@@ -46,7 +46,7 @@ import torch
 
 from .checks import as_tensor, check_int, check_real
 from .device import check_memory
-from .model import check_inputs, get_init
+from .model import check_inputs, check_wrt, get_init
 
 __all__ = ["kappa", "hermite_coefficients", "series_tail", "kappa_series", "series_terms_needed",
            "forward_kernel", "forward_correlation", "forward_diagonal", "sigma", "backward_kernel",
@@ -473,37 +473,67 @@ def _backward_products_(F: torch.Tensor) -> torch.Tensor:
     return F
 
 
-def ntk(X, *, init="paper", block_rows=None) -> torch.Tensor:
-    r"""The neural tangent kernel of eq. (23) at infinite width, with respect to W:
-    :math:`H_{ij} = \sum_{l=1}^{L} F^l_{ij} K^{l-1}_{ij}`, shape (n, n), float64 on X's device.
+def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
+    r"""The neural tangent kernel of eq. (23) at infinite width, shape (n, n), float64 on X's
+    device: the limit of <grad f(x_i), grad f(x_j)> with B ~ N(0, 1/m) (Section 3), the gradient
+    taken with respect to the weights ``wrt`` as they are drawn (:func:`rnnbook.model.check_wrt`:
+    ``"W"``, the paper's, ``"A"``, ``"B"``, ``"M0"``, a tuple of them, or ``"all"``); the NTK of
+    several weights is the sum of theirs.  With the backward kernel F^l of Theorem 6:
 
-    It is the limit of <grad_W f(x_i), grad_W f(x_j)> with B ~ N(0, 1/m) (Section 3); eq. (23)
-    writes h_l where the gradient has h_{l-1} (grad_W f = sum_l delta_l h_{l-1}^T).  Computed in
-    the forward pass by Horner's rule, G_l = Sigma(rho^l) o (K^{l-1} + G_{l-1}), H = G_L / 2, so
-    memory stays O(block_rows x n) beyond the output."""
+    * W: :math:`H^W = \sum_{l=1}^{L} F^l \circ K^{l-1}` (eq. 23 writes h_l where the gradient
+      sum_l delta_l h_{l-1}^T has h_{l-1});
+    * A: :math:`H^A = \sum_l F^l \circ P^l`, :math:`P^l_{ij} = \langle X_{i,l}, X_{j,l}angle`
+      (grad_A f = sum_l delta_l X_l^T; the cross terms l != l' vanish, eq. 26);
+    * B: :math:`H^B = K^L` (grad_B f = h_L);
+    * M0: :math:`H^{M_0} = F^1` (grad_{M0} f = D_0 W^T delta_1 with D_0 = 1{M0 > 0}: one more step
+      back, through a pre-activation M0 that all inputs share, so of correlation 1 and factor
+      Sigma(1) = 1).
+
+    Computed in the forward pass by Horner's rule, G_l = Sigma(rho^l) o (K^{l-1} + P^l + G_{l-1})
+    (the terms of the weights asked for), H^W + H^A = G_L / 2, and the running product of the
+    Sigma(rho^l) for F^1, so memory stays O(block_rows x n) beyond the output."""
+    parts = check_wrt(wrt)
     X, a, diag = _prepare(X, init)
-    n = X.shape[0]
-    L = X.shape[1]
+    n, L = X.shape[0], X.shape[1]
     _reserve(X, "ntk", 1, block_rows)
     out = torch.empty((1, n, n), dtype=torch.float64, device=X.device)
+    c_w, c_a = float("W" in parts), float("A" in parts)
     state = {}
 
     def visit(l, s, e, S, rho, K):
         sig = _sigma_(rho)  # rho is the recursion's temporary: overwrite it
-        state["G"] = sig if l == 1 else state["G"].add_(state["K"]).mul_(sig)  # K^0 = 1
+        if "M0" in parts:
+            state["P"] = sig.clone() if l == 1 else state["P"].mul_(sig)
+        if c_w or c_a:
+            Xl = X[:, l - 1]
+            term = state["K"] if l > 1 else torch.ones_like(sig)  # K^{l-1}; K^0 = 1
+            term = term.mul(c_w) if c_a == 0 else torch.addmm(term, Xl[s:e], Xl[s:].T, beta=c_w)
+            state["G"] = term.mul_(sig) if l == 1 else state["G"].add_(term).mul_(sig)
         state["K"] = K  # K^l, the next layer's K^{l-1}
         if l == L:
-            _store(out, 0, s, e, state["G"].mul_(0.5))
+            _store(out, 0, s, e, _ntk_total(parts, state.get("G"), K, state.get("P")))
 
     near = []
     _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit, near)
-    for i, j in _near_chunks(near):  # the same Horner rule on pairs recomputed without cancellation
+    for i, j in _near_chunks(near):  # the same rules on pairs recomputed without cancellation
         sig, K = _near_pairs(X, a, diag, i, j)
-        G = sig[0].clone()
-        for l in range(1, L):
-            G = (G + K[l - 1]) * sig[l]
-        out[0, i, j] = out[0, j, i] = G / 2
+        G = None
+        for l in range(L):
+            term = (c_w * (K[l - 1] if l else torch.ones_like(K[0]))
+                    + c_a * (X[i, l] * X[j, l]).sum(-1))
+            G = term * sig[l] if l == 0 else (G + term) * sig[l]
+        out[0, i, j] = out[0, j, i] = _ntk_total(parts, G, K[L - 1], torch.prod(sig, dim=0))
     return out[0]
+
+
+def _ntk_total(parts, G, KL, P):
+    """H from the Horner sum G (W and A), K^L (B) and the product of all Sigma(rho^l) (M0)."""
+    total = G.mul_(0.5) if G is not None else torch.zeros_like(KL)
+    if "B" in parts:
+        total = total.add_(KL)
+    if "M0" in parts:
+        total = total.add_(P, alpha=0.5)
+    return total
 
 
 # ------------------------------------------------- cross-time kernels and the outputs f_l (Remark 3.2)

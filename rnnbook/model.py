@@ -21,7 +21,8 @@ import torch
 from .checks import check_int, check_sequences
 from .device import DEFAULT_DTYPE, check_memory, get_device
 
-__all__ = ["Init", "INITS", "get_init", "RNNParams", "B_SCALINGS", "output_scale", "with_output_scaling",
+__all__ = ["Init", "INITS", "get_init", "RNNParams", "PARAMETERS", "check_wrt", "B_SCALINGS", "output_scale",
+           "with_output_scaling",
            "init_params", "Trajectory", "check_inputs", "forward"]
 
 
@@ -137,6 +138,29 @@ class RNNParams:
     def replace(self, **changes) -> RNNParams:
         """A copy with some fields replaced (e.g. the trained W)."""
         return dataclasses.replace(self, **changes)
+
+
+#: The weights of eq. (14), in the order of the "all" of ``wrt=``.  Algorithm 1 trains W only; the
+#: NTK with respect to any subset is the sum of the NTKs with respect to each (the gradients of
+#: different weights are concatenated).
+PARAMETERS = ("W", "A", "B", "M0")
+
+
+def check_wrt(wrt) -> tuple[str, ...]:
+    """The weights an NTK is taken with respect to: ``"W"`` (the paper's, default elsewhere),
+    ``"A"``, ``"B"``, ``"M0"``, a tuple of these, or ``"all"``; returned as a tuple in the order of
+    :data:`PARAMETERS`.  Gradients are with respect to each weight as it is drawn (eq. 14's
+    parameterisation, as for W)."""
+    names = PARAMETERS if wrt == "all" else (wrt,) if isinstance(wrt, str) else wrt
+    if isinstance(names, (bytes, dict)) or not hasattr(names, "__iter__"):
+        raise TypeError(f"wrt must be 'all', one of {PARAMETERS} or a tuple of them, got {wrt!r}")
+    names = list(names)
+    bad = [w for w in names if not isinstance(w, str) or w not in PARAMETERS]
+    if bad or not names:
+        raise ValueError(f"wrt must be 'all', one of {PARAMETERS} or a non-empty tuple of them, got {wrt!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"wrt names a weight twice: {wrt!r}")
+    return tuple(w for w in PARAMETERS if w in names)
 
 
 #: The two scalings of the output weights B that the paper uses side by side: ``"section3"``,

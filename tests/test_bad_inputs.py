@@ -155,6 +155,10 @@ ARGUMENTS = [  # (name, call, argument the message names)
     ("jacobian_ntk length", lambda: E.jacobian_ntk(fx()["p"], D.sample_sequences(2, 4, 2, seed=0)), "L"),
     ("empirical_ntk params None", lambda: E.empirical_ntk(None, X()), "params"),
     ("backward_vectors params dict", lambda: E.backward_vectors({}, X()), "params"),
+    ("empirical_ntk wrt unknown", lambda: E.empirical_ntk(fx()["p"], X(), wrt="h0"), "wrt"),
+    ("empirical_ntk wrt empty", lambda: E.empirical_ntk(fx()["p"], X(), wrt=()), "wrt"),
+    ("jacobian_ntk wrt repeated", lambda: E.jacobian_ntk(fx()["p"], X(), wrt=("A", "A")), "wrt"),
+    ("ntk wrt int", lambda: K.ntk(X(), wrt=1), "wrt"),
     ("empirical_ntk block_rows 0", lambda: E.empirical_ntk(fx()["p"], X(), block_rows=0), "block_rows"),
     # -- symmetric matrices
     ("psd_check non-symmetric", lambda: LA.psd_check(torch.tensor([[1.0, 2.0], [0.0, 1.0]], dtype=f64)), "M"),

@@ -768,3 +768,42 @@ def test_near_duplicates_are_exact_to_rounding(init, case):
     F_ref, H_ref = _mp_backward_and_ntk(X, init)
     torch.testing.assert_close(kernels.backward_kernel(X, init=init), F_ref, rtol=0, atol=1e-11)
     torch.testing.assert_close(kernels.ntk(X, init=init), H_ref, rtol=0, atol=1e-11)
+
+
+# ------------------------------------------------------------------------------------------------
+# The NTK with respect to each weight (wrt=).
+
+
+@pytest.mark.parametrize("init", ["paper", "algorithm1"])
+def test_ntk_of_each_weight_in_closed_form(init, device):
+    """kernels.ntk(wrt=...) against the kernels it is built from (its docstring): H^B = K^L,
+    H^{M0} = F^1, H^A = sum_l F^l o P^l (P^l_ij = <X_il, X_jl>), H^W = sum_l F^l o K^{l-1}, and the
+    NTK of several weights is the sum of theirs -- equal up to the rounding of products and sums of
+    L terms (1e-13 relative to sqrt(H_ii H_jj)), with near-duplicate inputs among them (recomputed
+    without cancellation, kernels.NEAR_ONE)."""
+    X = torch.randn(6, 5, 3, generator=make_generator(5, device), dtype=torch.float64, device=device)
+    X[1] = X[0] + 1e-9 * torch.ones_like(X[0])  # a near-duplicate pair
+    X[2] = X[0]  # and an exact duplicate
+    K = kernels.forward_kernel(X, init=init)
+    F = kernels.backward_kernel(X, init=init)
+    P = torch.einsum("ild,jld->lij", X, X)
+    expected = {"W": (F * K[:-1]).sum(0), "A": (F * P).sum(0), "B": K[-1], "M0": F[0]}
+    for wrt, ref in expected.items():
+        H = kernels.ntk(X, init=init, wrt=wrt)
+        r = torch.sqrt(torch.diagonal(ref))
+        assert float(((H - ref).abs() / (r[:, None] * r[None, :])).max()) <= 1e-13, wrt
+        assert torch.equal(H, H.T)
+    total = sum(expected.values())
+    r = torch.sqrt(torch.diagonal(total))
+    for wrt in ("all", ("W", "A", "B", "M0"), ("M0", "B", "A", "W")):
+        H = kernels.ntk(X, init=init, wrt=wrt)
+        assert float(((H - total).abs() / (r[:, None] * r[None, :])).max()) <= 1e-13
+    assert torch.equal(kernels.ntk(X, init=init), kernels.ntk(X, init=init, wrt="W"))
+
+
+def test_wrt_is_checked():
+    X = torch.ones(2, 3, 2, dtype=torch.float64)
+    for bad, kind in (("x", ValueError), ((), ValueError), (("W", "W"), ValueError), (3, TypeError),
+                      (("W", "h0"), ValueError)):
+        with pytest.raises(kind, match="wrt"):
+            kernels.ntk(X, wrt=bad)
