@@ -1,5 +1,5 @@
 """Dask clusters for the sweeps: a local one of worker processes, or a connection to a scheduler
-that anything else deployed (dask-cuda's LocalCUDACluster, dask-jobqueue's SLURMCluster, ...).
+that anything else deployed (dask-cuda's LocalCUDACluster, dask-jobqueue's SLURMCluster, ...)::
 
     from rnnbook import cluster, experiments
     with cluster.local_client(4) as client:

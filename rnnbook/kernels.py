@@ -482,7 +482,7 @@ def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
 
     * W: :math:`H^W = \sum_{l=1}^{L} F^l \circ K^{l-1}` (eq. 23 writes h_l where the gradient
       sum_l delta_l h_{l-1}^T has h_{l-1});
-    * A: :math:`H^A = \sum_l F^l \circ P^l`, :math:`P^l_{ij} = \langle X_{i,l}, X_{j,l}angle`
+    * A: :math:`H^A = \sum_l F^l \circ P^l`, :math:`P^l_{ij} = \langle X_{i,l}, X_{j,l}\rangle`
       (grad_A f = sum_l delta_l X_l^T; the cross terms l != l' vanish, eq. 26);
     * B: :math:`H^B = K^L` (grad_B f = h_L);
     * M0: :math:`H^{M_0} = F^1` (grad_{M0} f = D_0 W^T delta_1 with D_0 = 1{M0 > 0}: one more step
