@@ -111,7 +111,7 @@ def compute_unit(run_unit: Callable[[dict, dict, torch.device], Any], config: di
                  device=None, threads: int | None = None) -> dict:
     """Compute one unit where this function runs (this process, or a Dask worker) and return its
     record without the digest: ``{"unit", "value", "where", "when", "seconds"}``.  ``device``:
-    None resolves on the worker ($RNNBOOK_DEVICE, else its own GPU if it sees one, else the CPU);
+    None resolves on the worker (its ``RNNBOOK_DEVICE``, else its own GPU if it sees one, else the CPU);
     ``threads``: torch's CPU threads for the unit (None: unchanged), so that the workers of one
     machine do not oversubscribe its cores."""
     dev = get_device(device)
