@@ -14,7 +14,8 @@ import torch
 
 from .device import DEFAULT_DTYPE, get_device
 
-__all__ = ["as_tensor", "as_array", "check_sequences", "check_real", "check_int", "check_positions",
+__all__ = ["as_tensor", "as_array", "check_sequences", "check_real", "check_int", "check_ints",
+           "check_positions",
            "check_norm_range"]
 
 
@@ -120,16 +121,24 @@ def check_int(value: Any, *, name: str, minimum: int | None = None) -> int:
     return v
 
 
+def check_ints(values: Any, *, name: str, minimum: int | None = None, scalar: bool = True) -> list[int]:
+    """A non-empty list of ints from a sequence of ints (or, with ``scalar``, a single int); a
+    ``TypeError`` naming ``name`` for anything else (a str, a float, a non-iterable)."""
+    if scalar and isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        values = [values]
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        what = "an int or a sequence of ints" if scalar else "a sequence of ints"
+        raise TypeError(f"{name} must be {what}, got {type(values).__name__} {values!r}")
+    out = [check_int(v, name=name, minimum=minimum) for v in values]
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    return out
+
+
 def check_positions(positions: Any, *, L: int, name: str = "positions", distinct: bool = True) -> list[int]:
     """1-based sequence positions (an int or a sequence of ints) in 1..L, as a non-empty list;
     repeated positions are an error when ``distinct``."""
-    if isinstance(positions, (int, np.integer)) and not isinstance(positions, bool):
-        positions = [positions]
-    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
-        raise TypeError(f"{name} must be an int or a sequence of ints (1-based)")
-    out = [check_int(p, name=name) for p in positions]
-    if not out:
-        raise ValueError(f"{name} must not be empty")
+    out = check_ints(positions, name=name)
     bad = [p for p in out if not 1 <= p <= L]
     if bad:
         raise ValueError(f"{name} must lie in 1..L = 1..{L} (1-based, as in the paper), got {bad}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import as_array, check_int
+from .checks import as_array, check_int, check_ints
 from .device import check_memory, get_device, make_generator
 from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
 from .model import RNNParams, check_inputs, check_wrt, forward, init_params
@@ -99,10 +99,10 @@ def empirical_ntk(params: RNNParams, X, *, wrt="W", block_rows=None) -> torch.Te
     so the work space is 2 block_rows L x n L entries -- by default about 2^25 each."""
     parts = check_wrt(wrt)
     params = _values(params)
+    X = check_inputs(X, params)
     _reserve_ntk(params, X, block_rows)
     states = forward(params, X, return_states=True)[1]
     delta = backward_vectors(params, X, states=states)
-    X = check_inputs(X, params)
     H = _ntk(delta, states.h if "W" in parts else None, block_rows,
              X if "A" in parts else None) if {"W", "A"} & set(parts) else None
     extra = []
@@ -123,6 +123,7 @@ def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
     reading), shape (n, n), in params' dtype and device.  Not the Gram matrix of the gradients --
     :func:`jacobian_ntk` is the reference that decides between the two."""
     params = _values(params)
+    X = check_inputs(X, params)
     _reserve_ntk(params, X, block_rows)
     states = forward(params, X, return_states=True)[1]
     return _ntk(backward_vectors(params, X, states=states), states.h[1:], block_rows)
@@ -203,11 +204,9 @@ def _ntk_rows(n: int, L: int, block_rows) -> int:
     return check_int(block_rows, name="block_rows", minimum=1)
 
 
-def _reserve_ntk(params: RNNParams, X, block_rows) -> None:
+def _reserve_ntk(params: RNNParams, X: torch.Tensor, block_rows) -> None:
     """Refuse (MemoryError) an empirical NTK whose states, backward vectors, output and two Gram
     blocks cannot fit: (3L + 1) n m + n^2 + 2 (block_rows L) (n L) entries."""
-    if not hasattr(X, "shape") or len(X.shape) != 3:
-        return  # check_inputs reports the shape
     n, L, _ = X.shape
     rows = _ntk_rows(n, L, block_rows)
     size = torch.finfo(params.dtype).bits // 8
@@ -350,12 +349,7 @@ def forward_kernel_errors(X, widths, seeds, *, init="paper", seed=0, metric="rms
 def _check_sweep_args(widths, seeds, seed):
     seeds = check_int(seeds, name="seeds", minimum=1)
     seed = check_int(seed, name="seed", minimum=0)
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise TypeError(f"widths must be a sequence of ints (e.g. [64, 256]), got "
-                        f"{type(widths).__name__} {widths!r}")
-    widths = [check_int(m, name="widths", minimum=1) for m in widths]
-    if not widths:
-        raise ValueError("widths must not be empty")
+    widths = check_ints(widths, name="widths", minimum=1, scalar=False)
     return widths, seeds, seed
 
 

@@ -41,10 +41,9 @@ import math
 from typing import NamedTuple
 
 import mpmath
-import numpy as np
 import torch
 
-from .checks import as_tensor, check_int, check_real
+from .checks import as_tensor, check_int, check_ints, check_real
 from .device import check_memory
 from .model import check_inputs, check_wrt, get_init
 
@@ -241,19 +240,10 @@ def _reserve(X: torch.Tensor, what: str, matrices: float, block_rows=None) -> No
 def _check_layers(layers, L: int) -> list[int]:
     if layers is None:
         return list(range(L + 1))
-    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
-        layers = [layers]
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be None, an int or a sequence of ints in 0..L, got "
-                        f"{type(layers).__name__} {layers!r}")
-    out = []
-    for k in layers:
-        k = check_int(k, name="layers", minimum=0)
-        if k > L:
-            raise ValueError(f"layers must lie in 0..L = 0..{L}, got {k}")
-        out.append(k)
-    if not out:
-        raise ValueError("layers must not be empty")
+    out = check_ints(layers, name="layers", minimum=0)
+    bad = [k for k in out if k > L]
+    if bad:
+        raise ValueError(f"layers must lie in 0..L = 0..{L}, got {bad}")
     return out
 
 

@@ -69,3 +69,17 @@ def test_check_norm_range():
         C.check_norm_range(2.0, 1.0)
     with pytest.raises(ValueError, match="c_min"):
         C.check_norm_range(0.0, 1.0)
+
+
+def test_check_ints():
+    assert C.check_ints(3, name="layers") == [3]
+    assert C.check_ints((np.int64(1), 2), name="layers", minimum=0) == [1, 2]
+    with pytest.raises(TypeError, match="widths must be a sequence of ints"):
+        C.check_ints(8, name="widths", scalar=False)
+    for bad in ("12", 1.0, None):
+        with pytest.raises(TypeError, match="layers"):
+            C.check_ints(bad, name="layers")
+    with pytest.raises(ValueError, match="layers must not be empty"):
+        C.check_ints([], name="layers")
+    with pytest.raises(ValueError, match="widths must be >= 1"):
+        C.check_ints([4, 0], name="widths", minimum=1, scalar=False)
