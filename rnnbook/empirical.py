@@ -4,6 +4,9 @@ correlations and the empirical neural tangent kernel.
 These are what the infinite-width kernels of :mod:`rnnbook.kernels` are limits of: Theorem 5
 says <h_l(x_i), h_l(x_j)> -> K^l_ij as the width m grows, Theorem 6 that
 <delta_l(x_i), delta_l'(x_j)> -> F^l_ij if l = l' and -> 0 otherwise.
+
+Every function that runs the network takes ``initial``, the (n, m) initial states that a network
+with ``h0="independent"`` needs (:func:`rnnbook.model.initial_states`; None otherwise).
 """
 
 from __future__ import annotations
@@ -15,59 +18,76 @@ import torch
 
 from .checks import as_array, check_int, check_ints
 from .device import check_memory, get_device, make_generator
-from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel
-from .model import RNNParams, check_inputs, check_wrt, forward, init_params
-from .runtime import progress_bar
+from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel, ntk
+from .model import (
+    OUTPUTS,
+    RNNParams,
+    check_h0,
+    check_inputs,
+    check_output,
+    check_wrt,
+    forward,
+    init_params,
+    initial_states,
+)
+from .runtime import cpu_threads, progress_bar
 
 __all__ = ["hidden_states", "forward_correlations", "backward_vectors", "backward_correlations",
            "empirical_ntk", "printed_ntk", "jacobian_ntk", "Eq23Readings", "eq23_readings",
            "cross_forward_correlations", "output_backward_vectors", "output_ntk",
            "forward_kernel_errors", "backward_kernel_errors", "norm_ratios", "ntk_limits",
-           "cross_rms_all_steps", "NETWORK_QUANTILES", "network_quantiles"]
+           "cross_rms_all_steps", "NETWORK_QUANTILES", "network_quantiles", "LimitDeviations",
+           "limit_deviations"]
 
 
-def hidden_states(params: RNNParams, X) -> torch.Tensor:
+def hidden_states(params: RNNParams, X, *, initial=None) -> torch.Tensor:
     """h_0..h_L of eq. (14) for a batch X of shape (n, L, d): shape (L+1, n, m)."""
-    return forward(params, X, return_states=True)[1].h
+    return forward(params, X, initial=initial, return_states=True)[1].h
 
 
-def forward_correlations(params: RNNParams, X) -> torch.Tensor:
+def forward_correlations(params: RNNParams, X, *, initial=None) -> torch.Tensor:
     """<h_l(x_i), h_l(x_j)> for l = 0..L and all pairs: shape (L+1, n, n), in params' dtype.
 
     The finite-width counterpart of :func:`rnnbook.kernels.forward_kernel` (Theorem 5, eq. 24):
     one batched Gram product over the stacked hidden states."""
-    h = hidden_states(params, X)
+    h = hidden_states(params, X, initial=initial)
     L1, n, _ = h.shape
     check_memory(torch.finfo(h.dtype).bits // 8 * L1 * n * n, device=h.device,
                  what=f"the forward correlations of n = {n} sequences")
     return _check_finite(torch.bmm(h, h.transpose(1, 2)), "a Gram product")
 
 
-def backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
+def backward_vectors(params: RNNParams, X, *, states=None, output="last", initial=None) -> torch.Tensor:
     """The backward vectors delta_1..delta_L of Theorem 6 for a batch X: shape (L, n, m).
 
     delta_l = df / d(W h_{l-1} + A X_l): delta_L = D_L B and delta_l = D_l W^T delta_{l+1}, the
-    paper's Back_l D_l (eq. 22) as a vector.  ``states``: the ``Trajectory`` of ``forward(params, X,
-    return_states=True)`` when the caller already has it."""
+    paper's Back_l D_l (eq. 22) as a vector.  For ``output="mean"`` (f = B^T (1/L) sum_l h_l)
+    every step adds its own output: delta_L = D_L B / L, delta_l = D_l (B / L + W^T delta_{l+1}).
+    ``states``: the ``Trajectory`` of ``forward(params, X, return_states=True)`` when the caller
+    already has it (else it is computed, with ``initial``)."""
     params = _values(params)
+    output = check_output(output)
     if states is None:
-        states = forward(params, X, return_states=True)[1]
+        states = forward(params, X, initial=initial, return_states=True)[1]
     D = states.D
     L, n, m = D.shape
+    B = params.B / L if output == "mean" else params.B
     out = torch.empty((L, n, m), dtype=params.dtype, device=params.device)
-    out[L - 1] = D[L - 1] * params.B
+    out[L - 1] = D[L - 1] * B
     for l in range(L - 2, -1, -1):
         # Row form of W^T delta: (delta^T W)^T.
         torch.mm(out[l + 1], params.W, out=out[l])
+        if output == "mean":
+            out[l].add_(B)
         out[l].mul_(D[l])
     return out
 
 
-def backward_correlations(params: RNNParams, X) -> torch.Tensor:
+def backward_correlations(params: RNNParams, X, *, initial=None) -> torch.Tensor:
     """<delta_l(x_i), delta_l'(x_j)> for all l, l' = 1..L and all pairs: shape (L, L, n, n), in
     params' dtype (entry [l-1, l'-1, i, j]).  Theorem 6: the diagonal blocks l = l' tend to F^l of
     :func:`rnnbook.kernels.backward_kernel`, the others to 0 (eq. 26)."""
-    return _layer_gram(backward_vectors(params, X))
+    return _layer_gram(backward_vectors(params, X, initial=initial))
 
 
 def _layer_gram(v):
@@ -83,7 +103,8 @@ def _layer_gram(v):
 _NTK_BLOCK_ENTRIES = 1 << 25
 
 
-def empirical_ntk(params: RNNParams, X, *, wrt="W", block_rows=None) -> torch.Tensor:
+def empirical_ntk(params: RNNParams, X, *, wrt="W", output="last", initial=None,
+                  block_rows=None) -> torch.Tensor:
     """The empirical neural tangent kernel at width m (eq. 23): H^(m)_ij = <grad f(x_i), grad f(x_j)>
     with respect to the weights ``wrt`` (:func:`rnnbook.model.check_wrt`: ``"W"``, the paper's,
     ``"A"``, ``"B"``, ``"M0"``, a tuple, or ``"all"``), shape (n, n), in params' dtype and device.
@@ -96,18 +117,24 @@ def empirical_ntk(params: RNNParams, X, *, wrt="W", block_rows=None) -> torch.Te
     grad_B f = h_L and grad_{M0} f = 1{M0 > 0} o (W^T delta_1) add one Gram product of (n x m)
     each.  Rows are processed in blocks of ``block_rows`` inputs against the
     columns from the block on (the upper triangle; the result is mirrored, so exactly symmetric),
-    so the work space is 2 block_rows L x n L entries -- by default about 2^25 each."""
-    parts = check_wrt(wrt)
+    so the work space is 2 block_rows L x n L entries -- by default about 2^25 each.
+
+    ``output="mean"`` (f = B^T (1/L) sum_l h_l): the same formula with the backward vectors of
+    that output (:func:`backward_vectors`) and grad_B f = (1/L) sum_l h_l.  ``initial``: the
+    initial states of an ``h0="independent"`` network; a network without M0 (h0 other than
+    ``"shared"``) takes ``wrt="all"`` as W, A, B."""
     params = _values(params)
+    parts = check_wrt(wrt, params.h0)
+    output = check_output(output)
     X = check_inputs(X, params)
     _reserve_ntk(params, X, block_rows)
-    states = forward(params, X, return_states=True)[1]
-    delta = backward_vectors(params, X, states=states)
+    states = forward(params, X, initial=initial, return_states=True)[1]
+    delta = backward_vectors(params, X, states=states, output=output)
     H = _ntk(delta, states.h if "W" in parts else None, block_rows,
              X if "A" in parts else None) if {"W", "A"} & set(parts) else None
     extra = []
     if "B" in parts:
-        extra.append(states.h[-1])
+        extra.append(states.h[-1] if output == "last" else states.h[1:].mean(0))
     if "M0" in parts:
         extra.append((delta[0] @ params.W) * (params.M0 > 0))  # rows: (W^T delta_1)^T, masked by D_0
     for v in extra:
@@ -133,26 +160,28 @@ def printed_ntk(params: RNNParams, X, *, block_rows=None) -> torch.Tensor:
 _JACOBIAN_ENTRIES = 1 << 24
 
 
-def jacobian_ntk(params: RNNParams, X, *, wrt="W") -> torch.Tensor:
+def jacobian_ntk(params: RNNParams, X, *, wrt="W", output="last", initial=None) -> torch.Tensor:
     """<grad f(x_i), grad f(x_j)> with respect to the weights ``wrt`` (as :func:`empirical_ntk`)
     from the full Jacobian of f, by reverse-mode autodiff (``torch.func.jacrev``) through
     :func:`rnnbook.model.forward`: the brute-force reference for :func:`empirical_ntk`, independent
     of the backward vectors and of eq. (23).  Shape (n, n), in params' dtype and device.  It
     materialises the (n, P) Jacobian (P weights), so it is for small sizes only: n P > 2^24 is a
-    ``ValueError``."""
+    ``ValueError``.  ``output`` and ``initial``: as in :func:`empirical_ntk`."""
     from torch.func import jacrev
 
-    parts = check_wrt(wrt)
+    params = _values(params)
+    parts = check_wrt(wrt, params.h0)
+    output = check_output(output)
     X = check_inputs(X, params)
     n = X.shape[0]
     size = sum(getattr(params, w).numel() for w in parts)
     if n * size > _JACOBIAN_ENTRIES:
         raise ValueError(f"X and params: the Jacobian would hold n P = {n * size} entries, more than "
                          f"{_JACOBIAN_ENTRIES}; use empirical_ntk")
-    params = params.detach()
 
     def f(*weights):
-        return forward(params.replace(**dict(zip(parts, weights, strict=True))), X)
+        return forward(params.replace(**dict(zip(parts, weights, strict=True))), X, output=output,
+                       initial=initial)
 
     J = jacrev(f, argnums=tuple(range(len(parts))))(*(getattr(params, w) for w in parts))
     J = torch.cat([j.reshape(n, -1) for j in J], dim=1)
@@ -249,14 +278,14 @@ def _ntk(delta, h, block_rows, x=None):
 # ------------------------------------------------- every output f_l = B^T h_l (Remark 3.2)
 
 
-def cross_forward_correlations(params: RNNParams, X) -> torch.Tensor:
+def cross_forward_correlations(params: RNNParams, X, *, initial=None) -> torch.Tensor:
     """<h_k(x_i), h_k'(x_j)> for all k, k' = 0..L and all pairs: shape (L+1, L+1, n, n), in params'
     dtype (entry [k, k', i, j]).  The finite-width counterpart of
     :func:`rnnbook.kernels.cross_forward_kernel`; the blocks k = k' are :func:`forward_correlations`."""
-    return _layer_gram(hidden_states(params, X))
+    return _layer_gram(hidden_states(params, X, initial=initial))
 
 
-def output_backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tensor:
+def output_backward_vectors(params: RNNParams, X, *, states=None, initial=None) -> torch.Tensor:
     """The backward vectors of every output f_l = B^T h_l (Remark 3.2): entry [l-1, k-1] is
     delta^(l)_k = d f_l / d(W h_{k-1} + A X_k), shape (L, L, n, m), zero for k > l.
 
@@ -266,7 +295,7 @@ def output_backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tenso
     is zero).  ``states``: the ``Trajectory`` of ``forward(params, X, return_states=True)``."""
     params = _values(params)
     if states is None:
-        states = forward(params, X, return_states=True)[1]
+        states = forward(params, X, initial=initial, return_states=True)[1]
     D = states.D
     L, n, m = D.shape
     check_memory(torch.finfo(params.dtype).bits // 8 * L * L * n * m, device=params.device,
@@ -281,7 +310,7 @@ def output_backward_vectors(params: RNNParams, X, *, states=None) -> torch.Tenso
     return out
 
 
-def output_ntk(params: RNNParams, X) -> torch.Tensor:
+def output_ntk(params: RNNParams, X, *, initial=None) -> torch.Tensor:
     """The empirical NTKs of all outputs f_l = B^T h_l with respect to W at width m:
     H^(m)(l,l')_ij = <grad_W f_l(x_i), grad_W f_l'(x_j)>, shape (L, L, n, n), in params' dtype and
     device (entry [l-1, l'-1, i, j]; the finite-width counterpart of
@@ -294,7 +323,7 @@ def output_ntk(params: RNNParams, X) -> torch.Tensor:
     Grams (plus O(L^2 n m^2) for the vectors); memory 8 L^2 n m bytes for the vectors (float64) and
     O(L^2 n^2) entries of work space."""
     params = _values(params)
-    states = forward(params, X, return_states=True)[1]
+    states = forward(params, X, initial=initial, return_states=True)[1]
     delta = output_backward_vectors(params, X, states=states)
     L, _, n, m = delta.shape
     Gh = _layer_gram(states.h[:L])  # [k, k', i, j] = <h_{k-1}(x_i), h_{k'-1}(x_j)>, k = 1..L
@@ -470,3 +499,96 @@ def network_quantiles(errors, *, axis: int = 1) -> dict[str, np.ndarray]:
     if not -errors.ndim <= axis < errors.ndim or errors.shape[axis] < 1:
         raise ValueError(f"errors must have a non-empty networks axis {axis}, got shape {errors.shape}")
     return {name: np.quantile(errors, q, axis=axis) for name, q in NETWORK_QUANTILES.items()}
+
+
+@dataclass(frozen=True)
+class LimitDeviations:
+    """Finite networks of one convention against the infinite-width kernels of one (possibly
+    other) convention (see :func:`limit_deviations`).  ``names[q]`` says what quantity q is;
+    ``mean[q]`` and ``se[q]`` hold, over the upper triangle of its (n, n) matrix (``rows``,
+    ``cols``), the Richardson extrapolation of the normalised deviations and its standard error."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    se: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    widths: tuple[int, int]
+    networks: int
+
+    @property
+    def z(self) -> np.ndarray:
+        """The z-scores mean / se (shape (quantities, entries))."""
+        return self.mean / self.se
+
+
+def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, outputs=OUTPUTS, widths=(64, 256),
+                     networks=600, seed=0, device=None) -> LimitDeviations:
+    """Which infinite-width recursion describes networks of initial state ``h0``: the forward
+    kernels K^1..K^L, the backward kernels F^1..F^L and the NTK of each weight (``wrt``) and each
+    output in ``outputs``, measured on ``networks`` independent networks (and, for
+    ``h0="independent"``, initial states) at each of the two ``widths`` m1 < m2, against
+    :func:`rnnbook.kernels.forward_kernel`, :func:`~rnnbook.kernels.backward_kernel` and
+    :func:`~rnnbook.kernels.ntk` computed with ``limit_h0`` (default: ``h0``).
+
+    Each deviation (finite - limit) is normalised by sqrt(limit_ii limit_jj).  Its mean is
+    limit-shifted by b/m + O(1/m^2) at width m, so the Richardson extrapolation
+    (m2 E2 - m1 E1)/(m2 - m1) estimates the deviation at infinite width, with the standard error of
+    independent means (CLT over the networks).  :func:`rnnbook.verdicts.limit` decides.  The
+    diagonals of the limits must be positive (under ``"zero"``: no sequence may start with a zero
+    step).  float64 throughout; one CPU thread suits these small products."""
+    h0 = check_h0(h0)
+    limit_h0 = h0 if limit_h0 is None else check_h0(limit_h0)
+    outputs = tuple(check_output(o) for o in ([outputs] if isinstance(outputs, str) else outputs))
+    widths = tuple(check_ints(widths, name="widths", minimum=1))
+    if len(widths) != 2 or widths[0] >= widths[1]:
+        raise ValueError(f"widths must be two increasing widths m1 < m2, got {widths}")
+    networks = check_int(networks, name="networks", minimum=2)
+    seed = check_int(seed, name="seed", minimum=0)
+    dev = get_device(device)
+    X = check_inputs(X).to(device=dev, dtype=torch.float64)
+    n, L, d = X.shape
+    weights = check_wrt("all", h0 if h0 == limit_h0 else "zero")  # M0 only when both have it
+    names, limits = [], []
+    K = forward_kernel(X, init=init, h0=limit_h0)
+    F = backward_kernel(X, init=init, h0=limit_h0)
+    for l in range(1, L + 1):
+        names.append(f"K^{l}")
+        limits.append(K[l])
+    for l in range(1, L + 1):
+        names.append(f"F^{l}")
+        limits.append(F[l - 1])
+    for o in outputs:
+        for w in weights:
+            names.append(f"H^{w} ({o})")
+            limits.append(ntk(X, init=init, h0=limit_h0, wrt=w, output=o))
+    limits = torch.stack(limits)
+    diag = torch.diagonal(limits, dim1=1, dim2=2)
+    if not bool((diag > 0).all()):
+        raise ValueError("X: a limit has a zero diagonal entry (a sequence starting with a zero step "
+                         "under h0 = 'zero'); the deviations cannot be normalised")
+    scale = torch.sqrt(diag[:, :, None] * diag[:, None, :])
+    iu = torch.triu_indices(n, n, device=dev)
+    stats = []
+    for w, m in enumerate(widths):
+        devs = []
+        with cpu_threads(dev, 1):  # products of a few rows: threads only add synchronisation
+            for s in range(networks):
+                gen = make_generator(seed + w * networks + s, dev)
+                p = init_params(m, d, L, init=init, h0=h0, generator=gen, dtype=torch.float64, device=dev)
+                ini = initial_states(p, n, generator=gen) if h0 == "independent" else None
+                states = forward(p, X, initial=ini, return_states=True)[1]
+                delta = backward_vectors(p, X, states=states)
+                h = states.h
+                found = [h[l] @ h[l].T for l in range(1, L + 1)] + [v @ v.T for v in delta]
+                found += [empirical_ntk(p, X, wrt=wt, output=o, initial=ini)
+                          for o in outputs for wt in weights]
+                devs.append(((torch.stack(found) - limits) / scale)[:, iu[0], iu[1]])
+        devs = torch.stack(devs)
+        stats.append((devs.mean(0), devs.std(0) / networks**0.5))
+    (e1, s1), (e2, s2) = stats
+    m1, m2 = widths
+    ext = (m2 * e2 - m1 * e1) / (m2 - m1)
+    se = torch.sqrt((m2 * s2) ** 2 + (m1 * s1) ** 2) / (m2 - m1)
+    return LimitDeviations(tuple(names), ext.cpu().numpy(), se.cpu().numpy(), iu[0].cpu().numpy(),
+                           iu[1].cpu().numpy(), widths, networks)

@@ -33,6 +33,14 @@ step back through :math:`W^\top`, of variance :math:`2/m`, multiplies by
 
 Every pair (i, j) evolves independently given the diagonal, so the recursion runs over blocks of
 rows (bounded memory) and, by symmetry, only over the upper triangle.
+
+Conventions of the literature (``h0=``, ``output=``, :mod:`rnnbook.model`).  Only :math:`K^0`
+depends on the initial state: :math:`\mathbf 1 \mathbf 1^\top` for the paper's shared
+:math:`h_0 = \mathrm{relu}(M_0)`, 0 for :math:`h_0 = 0`, the identity I for an initial state drawn
+independently for each input.  Under ``"zero"`` a sequence whose first steps are all zero has
+:math:`h_l = 0` exactly until its first non-zero step: its pre-activation is 0, the unit is never
+active, so its correlations are undefined and enter as :math:`\rho = -1`, the value with
+:math:`\kappa(-1) = \Sigma(-1) = 0` (no forward kernel, no backward signal).
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ import torch
 
 from .checks import as_tensor, check_int, check_ints, check_real
 from .device import check_memory
-from .model import check_inputs, check_wrt, get_init
+from .model import check_h0, check_inputs, check_output, check_wrt, get_init
 
 __all__ = ["kappa", "hermite_coefficients", "series_tail", "kappa_series", "series_terms_needed",
            "forward_kernel", "forward_correlation", "forward_diagonal", "sigma", "backward_kernel",
@@ -210,13 +218,15 @@ def series_terms_needed(rho, tol) -> int:
 # ------------------------------------------------------------------------------ forward kernel
 
 
-def _prepare(X, init):
+def _prepare(X, init, h0="shared"):
+    h0 = check_h0(h0)
     X = check_inputs(X).to(torch.float64)
     n, L, _ = X.shape
     a = get_init(init).a(L)
-    # S^l_ii = K^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2: closed form, l = 0..L (row 0 is K^0_ii = 1).
+    # S^l_ii = K^l_ii = K^0_ii + a sum_{k<=l} ||X_{i,k}||^2: closed form, l = 0..L (row 0 is K^0_ii,
+    # 1 unless h_0 = 0).
     sq = torch.cat([torch.zeros(n, 1, dtype=X.dtype, device=X.device), (X * X).sum(-1)], dim=1)
-    diag = 1.0 + a * torch.cumsum(sq, dim=1)
+    diag = (0.0 if h0 == "zero" else 1.0) + a * torch.cumsum(sq, dim=1)
     # Every kernel entry is at most max K^L_ii in magnitude (Cauchy-Schwarz) and H, a sum of L such
     # terms times F <= 1/2, at most L max K^L_ii: refuse inputs for which that could overflow rather
     # than return inf or NaN (whose error would otherwise read "a correlation of magnitude nan").
@@ -225,7 +235,7 @@ def _prepare(X, init):
         raise ValueError(f"X is too large for float64: 1 + a sum_l ||X_(i,l)||^2 reaches {top:.3g} "
                          f"(largest |entry| {float(X.abs().max()):.3g}), and the kernels of L = {L} "
                          f"steps could overflow; rescale X")
-    return X, a, diag.T.contiguous()  # diag: (L+1, n)
+    return X, a, diag.T.contiguous(), h0  # diag: (L+1, n)
 
 
 def _reserve(X: torch.Tensor, what: str, matrices: float, block_rows=None) -> None:
@@ -254,6 +264,35 @@ def _block_rows(n: int, block_rows, device: torch.device) -> int:
     return check_int(block_rows, name="block_rows", minimum=1)
 
 
+def _initial_block(h0: str, s: int, e: int, n: int, device) -> torch.Tensor:
+    """K^0 on rows s..e and columns s..n: all ones (shared h_0), zeros (h_0 = 0) or the identity
+    (independent h_0, so duplicated inputs are distinct at step 0)."""
+    if h0 == "independent":
+        return torch.eye(e - s, n - s, dtype=torch.float64, device=device)
+    fill = torch.ones if h0 == "shared" else torch.zeros
+    return fill((e - s, n - s), dtype=torch.float64, device=device)
+
+
+def _state_ids(X: torch.Tensor, h0: str) -> torch.Tensor:
+    """ids[l-1, i] == ids[l-1, j] exactly when h_l(x_i) = h_l(x_j) at every width, shape (L, n): a
+    shared or zero h_0 makes that "the sequences agree on X_1..X_l"; independent initial states
+    differ, so only i == j."""
+    if h0 == "independent":
+        n, L, _ = X.shape
+        return torch.arange(n, device=X.device).expand(L, n)
+    return _prefix_ids(X)
+
+
+def _inverse_roots(diag: torch.Tensor):
+    """sqrt(K^l_ii), 1 / sqrt(K^l_ii) with 0 for zero states (h_0 = 0 before a sequence's first
+    non-zero step), and the mask of those states (None when there are none)."""
+    root = diag.sqrt()
+    dead = diag == 0
+    if not bool(dead.any()):
+        return root, 1.0 / root, None
+    return root, torch.where(dead, 0.0, 1.0 / root.masked_fill(dead, 1.0)), dead
+
+
 def _prefix_ids(X: torch.Tensor) -> torch.Tensor:
     """ids[l-1, i] == ids[l-1, j] exactly when sequences i and j agree on X_1..X_l: shape (L, n)."""
     n, L, _ = X.shape
@@ -272,22 +311,21 @@ def _prefix_ids(X: torch.Tensor) -> torch.Tensor:
 NEAR_ONE = 1e-6
 
 
-def _recurse_blocks(X, a, diag, block_rows, visit, near=None):
+def _recurse_blocks(X, a, diag, h0, block_rows, visit, near=None):
     """Run the pair recursion over row blocks of the upper triangle.  For each block of rows
     [s, e) against columns [s, n) and each layer l = 1..L, call visit(l, s, e, S, rho, K).
     ``near``: a list that receives the (rows, columns) of every pair i < j whose rho^l exceeds
-    1 - NEAR_ONE at some layer without the two sequences sharing the prefix X_1..X_l."""
+    1 - NEAR_ONE at some layer without the two states being equal (:func:`_state_ids`)."""
     n, L, _ = X.shape
-    root = diag.sqrt()
-    inv_root = 1.0 / root
+    root, inv_root, dead = _inverse_roots(diag)
     # Sequences that agree on X_1..X_l have rho^l = 1 exactly, but S_ij / sqrt(S_ii S_jj) rounds to
     # 1 - 1e-16, which Sigma's infinite slope at 1 turns into an error of sqrt(2e-16)/pi ~ 5e-9 on F
     # and H: duplicated inputs would look linearly independent.  So such pairs (the diagonal
     # among them) get rho = 1; other pairs near 1 are recomputed without cancellation (``near``).
-    ids = _prefix_ids(X)
+    ids = _state_ids(X, h0)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
-        K = torch.ones((e - s, n - s), dtype=X.dtype, device=X.device)
+        K = _initial_block(h0, s, e, n, X.device)
         flag = None  # pairs of this block near 1 at some layer
         for l in range(1, L + 1):
             Xl = X[:, l - 1]
@@ -303,6 +341,8 @@ def _recurse_blocks(X, a, diag, block_rows, visit, near=None):
             if near is not None and hi > 1.0 - NEAR_ONE:  # rare: truly nearby inputs
                 flag = (rho > 1.0 - NEAR_ONE) if flag is None else flag.logical_or_(rho > 1.0 - NEAR_ONE)
             rho.clamp_(-1.0, 1.0).masked_fill_(same, 1.0)
+            if dead is not None:
+                rho.masked_fill_(dead[l, s:e, None] | dead[l, None, s:], -1.0)
             K = _kappa_(rho).mul_(root[l, s:e, None]).mul_(root[l, None, s:])
             visit(l, s, e, S, rho, K)
         if flag is not None:
@@ -321,7 +361,7 @@ def _near_chunks(near, chunk: int = 1 << 18):
         yield pairs[0, k:k + chunk], pairs[1, k:k + chunk]
 
 
-def _near_pairs(X, a, diag, i, j):
+def _near_pairs(X, a, diag, h0, i, j):
     """Sigma(rho^l) and K^l, l = 1..L, of the pairs (i[p], j[p]) (from :func:`_near_chunks`),
     computed without cancellation: ``(sigma, K)``, each of shape (L, P).
 
@@ -332,17 +372,20 @@ def _near_pairs(X, a, diag, i, j):
     = 2 arcsin sqrt((1 - rho)/2), and
     E^l = (r_i - r_j)^2 + 2 r_i r_j (1 - kappa(rho)), pi (1 - kappa) = pi (1 - rho) - (sin theta -
     theta cos theta).  So Sigma = 1 - theta/pi has the relative accuracy of 1 - rho, not an
-    absolute error of sqrt(eps)."""
+    absolute error of sqrt(eps).  E^0 = 2 for independent initial states (K^0 = I, i != j); a
+    zero state (r = 0) enters as rho = -1, as in :func:`_recurse_blocks`."""
     L = X.shape[1]
     root = diag.sqrt()
-    E = torch.zeros(i.shape[0], dtype=X.dtype, device=X.device)
+    E = torch.full((i.shape[0],), 2.0 if h0 == "independent" else 0.0, dtype=X.dtype, device=X.device)
     sig = torch.empty((L, i.shape[0]), dtype=X.dtype, device=X.device)
     K = torch.empty_like(sig)
     for l in range(1, L + 1):
         D = E + a * (X[i, l - 1] - X[j, l - 1]).square().sum(-1)
         ri, rj = root[l, i], root[l, j]
         gap = (ri - rj).square()
-        u = ((D - gap) / (2 * ri * rj)).clamp_(0.0, 2.0)  # 1 - rho
+        prod = 2 * ri * rj
+        # 1 - rho; a zero state (prod = 0) enters as rho = -1
+        u = torch.where(prod > 0, (D - gap) / prod.masked_fill(prod == 0, 1.0), 2.0).clamp_(0.0, 2.0)
         theta = 2 * torch.asin(torch.sqrt(u / 2))
         sin_t, cos_t = torch.sqrt(u * (2 - u)), 1 - u
         one_minus_kappa = (math.pi * u - (sin_t - theta * cos_t)) / math.pi
@@ -365,15 +408,17 @@ def _store(out, idx, s, e, block):
         out[idx, e:, s:e] = rest.T
 
 
-def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Tensor:
+def forward_kernel(X, *, init="paper", h0="shared", layers=None, block_rows=None) -> torch.Tensor:
     r"""The forward kernel of Theorem 5 (eq. 25) in closed form: :math:`K^0, \dots, K^L`, shape
     (L+1, n, n), float64 on X's device.  :math:`K^l_{ij}` is the infinite-width limit of
     :math:`\langle h_l(x_i), h_l(x_j)\rangle`.
 
     ``X``: (n, L, d) sequences; ``init``: ``"paper"`` (a = 1/L^3) or ``"algorithm1"`` (a = 1);
+    ``h0``: the initial state, ``"shared"`` (the paper's, K^0 = 1 1^T), ``"zero"`` (K^0 = 0) or
+    ``"independent"`` (K^0 = I; :data:`rnnbook.model.H0_CONVENTIONS`);
     ``layers``: only these l (e.g. ``[L]``) to save memory, in the given order; ``block_rows``:
     rows per block of the pair recursion (memory is O(block_rows x n) beyond the output)."""
-    X, a, diag = _prepare(X, init)
+    X, a, diag, h0 = _prepare(X, init, h0)
     n, L, _ = X.shape
     which = _check_layers(layers, L)
     _reserve(X, "forward_kernel", len(which), block_rows)
@@ -382,27 +427,28 @@ def forward_kernel(X, *, init="paper", layers=None, block_rows=None) -> torch.Te
     for idx, l in enumerate(which):
         slots.setdefault(l, []).append(idx)
     for idx in slots.get(0, []):
-        out[idx] = 1.0
+        out[idx] = _initial_block(h0, 0, n, n, X.device)
 
     def visit(l, s, e, S, rho, K):
         for idx in slots.get(l, []):
             _store(out, idx, s, e, K)
 
     if any(l > 0 for l in which):
-        _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit)
+        _recurse_blocks(X, a, diag, h0, _block_rows(n, block_rows, X.device), visit)
     return out
 
 
-def forward_correlation(X, *, init="paper", block_rows=None) -> torch.Tensor:
+def forward_correlation(X, *, init="paper", h0="shared", block_rows=None) -> torch.Tensor:
     """rho^1..rho^L, shape (L, n, n): the correlation S^l_ij / sqrt(S^l_ii S^l_jj) that enters the
     l-th ReLU (eq. 25's argument {a X_i^T X_j + K^{l-1}_ij} / Q_l).  Remark 4.2's degeneracy is
     rho^l -> 1.  For nearby inputs 1 - rho carries an absolute rounding error of about 1e-16 (the
-    kernels that depend on 1 - rho near 0, F and H, recompute such pairs without it)."""
-    return _forward_correlation(X, init, block_rows, None)
+    kernels that depend on 1 - rho near 0, F and H, recompute such pairs without it).  Under
+    ``h0="zero"`` a pair with a zero state has no correlation and reads -1 (see the module)."""
+    return _forward_correlation(X, init, h0, block_rows, None)
 
 
-def _forward_correlation(X, init, block_rows, near):
-    X, a, diag = _prepare(X, init)
+def _forward_correlation(X, init, h0, block_rows, near):
+    X, a, diag, h0 = _prepare(X, init, h0)
     n, L, _ = X.shape
     _reserve(X, "the forward correlations rho^1..rho^L", L, block_rows)
     out = torch.empty((L, n, n), dtype=torch.float64, device=X.device)
@@ -410,14 +456,15 @@ def _forward_correlation(X, init, block_rows, near):
     def visit(l, s, e, S, rho, K):
         _store(out, l - 1, s, e, rho)
 
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit, near)
+    _recurse_blocks(X, a, diag, h0, _block_rows(n, block_rows, X.device), visit, near)
     return out
 
 
-def forward_diagonal(X, *, init="paper") -> torch.Tensor:
-    """K^l_ii = 1 + a sum_{k<=l} ||X_{i,k}||^2 for l = 0..L, shape (L+1, n): the squared norms of
-    h_l at infinite width (the paper's Q_l is the geometric mean of two of them)."""
-    return _prepare(X, init)[2]
+def forward_diagonal(X, *, init="paper", h0="shared") -> torch.Tensor:
+    """K^l_ii = K^0_ii + a sum_{k<=l} ||X_{i,k}||^2 for l = 0..L, shape (L+1, n): the squared
+    norms of h_l at infinite width (the paper's Q_l is the geometric mean of two of them);
+    K^0_ii = 1, or 0 under ``h0="zero"``."""
+    return _prepare(X, init, h0)[2]
 
 
 def sigma(rho) -> torch.Tensor:
@@ -435,7 +482,7 @@ def _sigma_(rho: torch.Tensor) -> torch.Tensor:
     return torch.arccos(rho).div_(-math.pi).add_(1.0)
 
 
-def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
+def backward_kernel(X, *, init="paper", h0="shared", block_rows=None) -> torch.Tensor:
     r"""The backward kernel of Theorem 6 in closed form: :math:`F^1, \dots, F^L`, shape (L, n, n),
     float64 on X's device, with :math:`F^l_{ij} = \tfrac12 \prod_{k=l}^{L} \Sigma(\rho^k_{ij})`
     (eq. 28 for :math:`\Sigma`).
@@ -443,11 +490,13 @@ def backward_kernel(X, *, init="paper", block_rows=None) -> torch.Tensor:
     F^l_ij is the infinite-width limit of <delta_l(x_i), delta_l(x_j)> for the backward vectors
     delta_L = D_L B, delta_l = D_l W^T delta_{l+1} with B ~ N(0, 1/m) (Section 3) -- the paper's
     eq. (27) writes a further 1/m, which matches B ~ N(0, 1) instead.  The paper only bounds F^l
-    from below (eq. 29); this is its exact value.  F^l_ii = 1/2 for every l and input."""
+    from below (eq. 29); this is its exact value.  F^l_ii = 1/2 for every l and input, except under
+    ``h0="zero"`` where a zero state h_k (k >= l) makes F^l_ii = 0 (``h0``: as in
+    :func:`forward_kernel`; the backward recursion does not depend on it otherwise)."""
     near = []
-    rho = _forward_correlation(X, init, block_rows, near)
+    rho = _forward_correlation(X, init, h0, block_rows, near)
     F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
-    prepared = _prepare(X, init) if near else None
+    prepared = _prepare(X, init, h0) if near else None
     for i, j in _near_chunks(near):
         sig, _ = _near_pairs(*prepared, i, j)
         F[:, i, j] = sig
@@ -463,7 +512,7 @@ def _backward_products_(F: torch.Tensor) -> torch.Tensor:
     return F
 
 
-def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
+def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None) -> torch.Tensor:
     r"""The neural tangent kernel of eq. (23) at infinite width, shape (n, n), float64 on X's
     device: the limit of <grad f(x_i), grad f(x_j)> with B ~ N(0, 1/m) (Section 3), the gradient
     taken with respect to the weights ``wrt`` as they are drawn (:func:`rnnbook.model.check_wrt`:
@@ -481,10 +530,28 @@ def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
 
     Computed in the forward pass by Horner's rule, G_l = Sigma(rho^l) o (K^{l-1} + P^l + G_{l-1})
     (the terms of the weights asked for), H^W + H^A = G_L / 2, and the running product of the
-    Sigma(rho^l) for F^1, so memory stays O(block_rows x n) beyond the output."""
-    parts = check_wrt(wrt)
-    X, a, diag = _prepare(X, init)
+    Sigma(rho^l) for F^1, so memory stays O(block_rows x n) beyond the output.
+
+    ``h0``: the initial state as in :func:`forward_kernel` (only ``"shared"`` has an M0, so
+    ``wrt="all"`` is W, A, B otherwise).  ``output="mean"``: the NTK of f = B^T (1/L) sum_l h_l,
+    :math:`H = L^{-2} \sum_{l,l'} H^{(l,l')}` over the blocks of :func:`output_ntk` extended to
+    A (:math:`P^{(k,k')}_{ij} = \langle X_{i,k}, X_{j,k'}\rangle` in place of
+    :math:`K^{(k-1,k'-1)}`), B (:math:`K^{(l,l')}`) and M0 (:math:`\tfrac12 \prod_{k \le l}
+    \Sigma(\rho^k)` for l = l' only: the chains to M0 of different outputs apply W^T a different
+    number of times).  It runs along the lags of :func:`cross_forward_kernel` on full (n, n)
+    matrices (``block_rows`` does not apply: a ``ValueError``), O(L^2 n^2) time and about ten
+    (n, n) matrices of memory; pairs with a correlation within 1e-6 of 1 that do not share their
+    states keep the absolute error of about 1e-8 that :data:`NEAR_ONE` describes."""
+    parts = check_wrt(wrt, h0)
+    output = check_output(output)
+    X, a, diag, h0 = _prepare(X, init, h0)
     n, L = X.shape[0], X.shape[1]
+    if output == "mean":
+        if block_rows is not None:
+            raise ValueError("block_rows applies to output='last' only: the mean output's NTK runs on "
+                             "full matrices")
+        _reserve(X, "ntk", 10)
+        return _mean_output_ntk(X, a, diag, h0, parts)
     _reserve(X, "ntk", 1, block_rows)
     out = torch.empty((1, n, n), dtype=torch.float64, device=X.device)
     c_w, c_a = float("W" in parts), float("A" in parts)
@@ -496,7 +563,7 @@ def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
             state["P"] = sig.clone() if l == 1 else state["P"].mul_(sig)
         if c_w or c_a:
             Xl = X[:, l - 1]
-            term = state["K"] if l > 1 else torch.ones_like(sig)  # K^{l-1}; K^0 = 1
+            term = state["K"] if l > 1 else _initial_block(h0, s, e, n, X.device)  # K^{l-1}
             term = term.mul(c_w) if c_a == 0 else torch.addmm(term, Xl[s:e], Xl[s:].T, beta=c_w)
             state["G"] = term.mul_(sig) if l == 1 else state["G"].add_(term).mul_(sig)
         state["K"] = K  # K^l, the next layer's K^{l-1}
@@ -504,16 +571,54 @@ def ntk(X, *, init="paper", wrt="W", block_rows=None) -> torch.Tensor:
             _store(out, 0, s, e, _ntk_total(parts, state.get("G"), K, state.get("P")))
 
     near = []
-    _recurse_blocks(X, a, diag, _block_rows(n, block_rows, X.device), visit, near)
+    _recurse_blocks(X, a, diag, h0, _block_rows(n, block_rows, X.device), visit, near)
+    k0 = 1.0 if h0 == "shared" else 0.0  # K^0_ij for i < j (the near pairs)
     for i, j in _near_chunks(near):  # the same rules on pairs recomputed without cancellation
-        sig, K = _near_pairs(X, a, diag, i, j)
+        sig, K = _near_pairs(X, a, diag, h0, i, j)
         G = None
         for l in range(L):
-            term = (c_w * (K[l - 1] if l else torch.ones_like(K[0]))
+            term = (c_w * (K[l - 1] if l else torch.full_like(K[0], k0))
                     + c_a * (X[i, l] * X[j, l]).sum(-1))
             G = term * sig[l] if l == 0 else (G + term) * sig[l]
         out[0, i, j] = out[0, j, i] = _ntk_total(parts, G, K[L - 1], torch.prod(sig, dim=0))
     return out[0]
+
+
+def _mean_output_ntk(X, a, diag, h0, parts):
+    """:func:`ntk` with ``output="mean"``: L^-2 sum_{l,l'} of the per-output blocks, one lag at a
+    time (the blocks of lag s > 0 enter with their transposes, those of lag 0 symmetrised)."""
+    n, L, _ = X.shape
+    c_w, c_a = float("W" in parts), float("A" in parts)
+    total = torch.zeros((n, n), dtype=torch.float64, device=X.device)
+    lag = G = P = K_prev = None
+
+    def flush(s):  # add the sum over k of the blocks of lag s
+        if s == 0:
+            total.add_(_symmetric_(lag))
+        else:
+            total.add_(lag + lag.T)  # one symmetric sum: adding lag, then lag.T, rounds asymmetrically
+
+    for s, k, rho, K in _cross_lags(X, a, diag, h0):
+        if k == 0:
+            if lag is not None:
+                flush(s - 1)
+            lag, K_prev = torch.zeros_like(total), K
+            continue
+        sig = _sigma_(rho)
+        if "M0" in parts and s == 0:  # output k's chain to M0: (1/2) prod_{t<=k} Sigma(rho^t)
+            P = sig.clone() if k == 1 else P.mul_(sig)
+            lag.add_(P, alpha=0.5)
+        if c_w or c_a:
+            term = K_prev.mul(c_w)
+            if c_a:
+                term.addmm_(X[:, k - 1], X[:, k + s - 1].T)
+            G = term.mul_(sig) if k == 1 else G.add_(term).mul_(sig)
+            lag.add_(G, alpha=0.5)
+        if "B" in parts:
+            lag.add_(K)
+        K_prev = K
+    flush(L)
+    return total.div_(L * L)
 
 
 def _ntk_total(parts, G, KL, P):
@@ -529,7 +634,7 @@ def _ntk_total(parts, G, KL, P):
 # ------------------------------------------------- cross-time kernels and the outputs f_l (Remark 3.2)
 
 
-def _cross_lags(X, a, diag):
+def _cross_lags(X, a, diag, h0):
     """The cross-time recursion along one lag s = k' - k = 0..L at a time.  Yields (s, k, rho, K) for
     k = 1..L-s, where rho and K are the (n, n) matrices rho^{(k,k+s)}_ij and K^{(k,k+s)}_ij of step
     k of x_i against step k + s of x_j (not symmetric when s > 0), after first yielding
@@ -538,22 +643,28 @@ def _cross_lags(X, a, diag):
     h_0 = relu(M0) with M0 ~ N(0, 2/m) is shared, so K^{(0,0)} = 1; M0 is independent of W and A,
     so the pre-activation W h_{k'-1} + A X_{k'} (k' >= 1) is uncorrelated with M0 in the limit and
     K^{(0,k')} = sqrt(S^{(0,0)} S^{(k',k')}) kappa(0) = sqrt(K^{k'}_jj) / pi (S^{(0,0)} = 1 is M0's
-    variance in the units of eq. 25)."""
+    variance in the units of eq. 25).  Under the other initial states (``h0``) K^{(0,k')} = 0 for
+    k' >= 1: h_0 = 0, or h_0(x_i) centred and independent of everything h_k'(x_j) depends on
+    except, for j = i, through O(1/sqrt m) terms; K^{(0,0)} = K^0 (0 or I)."""
     n, L, _ = X.shape
-    root = diag.sqrt()
-    ids = _prefix_ids(X)
+    root, inv_root, dead = _inverse_roots(diag)
+    ids = _state_ids(X, h0)
     for s in range(L + 1):  # s = L: only K^{(0,L)}
         if s == 0:
-            K = torch.ones((n, n), dtype=X.dtype, device=X.device)
-        else:
+            K = _initial_block(h0, 0, n, n, X.device)
+        elif h0 == "shared":
             K = (root[s] / math.pi).expand(n, n).clone()
+        else:
+            K = torch.zeros((n, n), dtype=X.dtype, device=X.device)
         yield s, 0, None, K
         for k in range(1, L - s + 1):
             S = torch.addmm(K, X[:, k - 1], X[:, k + s - 1].T, alpha=a)
-            rho = S / root[k, :, None] / root[k + s, None, :]
+            rho = S * inv_root[k, :, None] * inv_root[k + s, None, :]
             _clip_rho(rho, f"rho^({k},{k + s})")
-            if s == 0:  # equal prefixes: exactly 1, as in the same-time recursion (_recurse_blocks)
+            if s == 0:  # equal states: exactly 1, as in the same-time recursion (_recurse_blocks)
                 rho.masked_fill_(ids[k - 1, :, None] == ids[k - 1, None, :], 1.0)
+            if dead is not None:
+                rho.masked_fill_(dead[k, :, None] | dead[k + s, None, :], -1.0)
             K = _kappa_(rho).mul_(root[k, :, None]).mul_(root[k + s, None, :])
             yield s, k, rho, K
 
@@ -563,7 +674,7 @@ def _symmetric_(M: torch.Tensor) -> torch.Tensor:
     return torch.triu(M) + torch.triu(M, 1).T
 
 
-def cross_forward_kernel(X, *, init="paper") -> torch.Tensor:
+def cross_forward_kernel(X, *, init="paper", h0="shared") -> torch.Tensor:
     """The cross-time forward kernel K^{(k,k')}_ij = lim <h_k(x_i), h_k'(x_j)> for k, k' = 0..L,
     shape (L+1, L+1, n, n), float64 on X's device (entry [k, k', i, j]) -- derived in the book
     (Remark 3.2), not in the paper.
@@ -578,12 +689,13 @@ def cross_forward_kernel(X, *, init="paper") -> torch.Tensor:
 
     from K^{(0,0)} = 1 and K^{(0,k')}_ij = K^{(k',0)}_ji = sqrt(K^k'_jj) kappa(0) = sqrt(K^k'_jj)/pi
     for k' >= 1 (M0 is independent of W and A).  The blocks k = k' are :func:`forward_kernel`.
-    Memory: the output, 8 (L+1)^2 n^2 bytes, plus O(n^2)."""
-    X, a, diag = _prepare(X, init)
+    ``h0``: as in :func:`forward_kernel`; under ``"zero"`` and ``"independent"``
+    K^{(0,k')} = 0 for k' >= 1.  Memory: the output, 8 (L+1)^2 n^2 bytes, plus O(n^2)."""
+    X, a, diag, h0 = _prepare(X, init, h0)
     n, L, _ = X.shape
     _reserve(X, "cross_forward_kernel", (L + 1) ** 2 + 4)
     out = torch.empty((L + 1, L + 1, n, n), dtype=torch.float64, device=X.device)
-    for s, k, _rho, K in _cross_lags(X, a, diag):
+    for s, k, _rho, K in _cross_lags(X, a, diag, h0):
         if s == 0:
             out[k, k] = _symmetric_(K)
         else:
@@ -592,7 +704,7 @@ def cross_forward_kernel(X, *, init="paper") -> torch.Tensor:
     return out
 
 
-def output_ntk(X, *, init="paper") -> torch.Tensor:
+def output_ntk(X, *, init="paper", h0="shared") -> torch.Tensor:
     """The neural tangent kernels of all outputs f_l = B^T h_l, l = 1..L, with respect to W, at
     infinite width: H^{(l,l')}_ij = lim <grad_W f_l(x_i), grad_W f_l'(x_j)>, shape (L, L, n, n),
     float64 on X's device (entry [l-1, l'-1, i, j]; H^{(l',l)} is H^{(l,l')} transposed).
@@ -611,13 +723,13 @@ def output_ntk(X, *, init="paper") -> torch.Tensor:
     with the cross-time kernels of :func:`cross_forward_kernel`.  Along each lag l' - l it runs
     by Horner's rule, G_k = Sigma(rho^{(k,k+s)}) o (K^{(k-1,k-1+s)} + G_{k-1}), H^{(k,k+s)} = G_k/2,
     so H^{(L,L)} is :func:`ntk`.  O(L^2 n^2) time; memory: the output, 8 L^2 n^2 bytes, plus
-    O(n^2).  The diagonal blocks are exactly symmetric."""
-    X, a, diag = _prepare(X, init)
+    O(n^2).  The diagonal blocks are exactly symmetric.  ``h0``: as in :func:`cross_forward_kernel`."""
+    X, a, diag, h0 = _prepare(X, init, h0)
     n, L, _ = X.shape
     _reserve(X, "output_ntk", L * L + 6)
     out = torch.empty((L, L, n, n), dtype=torch.float64, device=X.device)
     G = K_prev = None
-    for s, k, rho, K in _cross_lags(X, a, diag):
+    for s, k, rho, K in _cross_lags(X, a, diag, h0):
         if k > 0:
             sig = _sigma_(rho)
             G = sig.mul_(K_prev) if k == 1 else G.add_(K_prev).mul_(sig)
@@ -683,7 +795,7 @@ def forward_kernel_series(X, *, init="paper", R=200) -> SeriesKernel:
     The bound: kappa is 1-Lipschitz and the truncated series is off by at most t_R rho^(R+1), and
     the series' arguments stay in [-1, 1] (Cauchy-Schwarz), so e^l <= e^{l-1} +
     Q_l t_R abs(rho_hat^l)^(R+1) with e^0 = 0 -- errors add up over layers but do not grow."""
-    X, a, diag = _prepare(X, init)
+    X, a, diag, _ = _prepare(X, init)
     R = check_int(R, name="R", minimum=0)
     n, L, _ = X.shape
     _reserve(X, "forward_kernel_series", 2 * (L + 1) + 6)

@@ -9,6 +9,12 @@ r"""The recurrent network of eq. (14): parameters, initialisation conventions, f
 with :math:`h_0` the same for every input.  Only W is trained (Algorithm 1).  The paper gives two
 initialisations that disagree about A (see :data:`INITS`): Section 3 draws A with variance
 :math:`2/(L^3 m)`, the box of Algorithm 1 with :math:`2/m`.
+
+Beyond the paper, the conventions of the literature on recurrent kernels (:data:`H0_CONVENTIONS`,
+:data:`OUTPUTS`): the initial state ``h0="shared"`` (the paper's relu(M0)), ``"zero"``
+(:math:`h_0 = 0`) or ``"independent"`` (a Gaussian :math:`h_0(x) \sim N(0, I/m)` drawn afresh for
+each input, passed to :func:`forward` as ``initial``), and the output ``output="last"``
+(:math:`B^\top h_L`) or ``"mean"`` (:math:`B^\top \tfrac1L \sum_l h_l`, average pooling).
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ import torch
 from .checks import check_int, check_sequences
 from .device import DEFAULT_DTYPE, check_memory, get_device
 
-__all__ = ["Init", "INITS", "get_init", "RNNParams", "PARAMETERS", "check_wrt", "B_SCALINGS", "output_scale",
-           "with_output_scaling",
-           "init_params", "Trajectory", "check_inputs", "forward"]
+__all__ = ["Init", "INITS", "get_init", "RNNParams", "PARAMETERS", "check_wrt", "H0_CONVENTIONS", "check_h0",
+           "OUTPUTS", "check_output", "B_SCALINGS", "output_scale", "with_output_scaling",
+           "init_params", "initial_states", "Trajectory", "check_inputs", "forward"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,20 +71,55 @@ def get_init(init) -> Init:
         raise ValueError(f"unknown init {init!r}; valid: {', '.join(sorted(INITS))}") from None
 
 
+#: Initial states h_0 of the literature: ``"shared"`` (the paper: relu(M0), one for all inputs, so
+#: K^0 = 1 1^T), ``"zero"`` (h_0 = 0: K^0 = 0) and ``"independent"`` (h_0(x_i) ~ N(0, I/m) drawn
+#: afresh for each input i: K^0 = I).  Only ``"shared"`` has the weight M0.
+H0_CONVENTIONS = ("shared", "zero", "independent")
+
+#: Outputs: ``"last"`` (the paper: f = B^T h_L) and ``"mean"`` (f = B^T (1/L) sum_l h_l).
+OUTPUTS = ("last", "mean")
+
+
+def check_h0(h0) -> str:
+    """``h0`` if it names one of :data:`H0_CONVENTIONS`, else a ``TypeError``/``ValueError``."""
+    if not isinstance(h0, str):
+        raise TypeError(f"h0 must be a str, one of {H0_CONVENTIONS}, got {type(h0).__name__}")
+    if h0 not in H0_CONVENTIONS:
+        raise ValueError(f"h0 must be one of {H0_CONVENTIONS}, got {h0!r}")
+    return h0
+
+
+def check_output(output) -> str:
+    """``output`` if it names one of :data:`OUTPUTS`, else a ``TypeError``/``ValueError``."""
+    if not isinstance(output, str):
+        raise TypeError(f"output must be a str, one of {OUTPUTS}, got {type(output).__name__}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return output
+
+
 @dataclasses.dataclass(frozen=True)
 class RNNParams:
     """Weights of eq. (14): W (m, m), A (m, d), B (m,), M0 (m,).  ``init`` records the convention
-    they were drawn under and ``L`` the sequence length it was scaled for."""
+    they were drawn under and ``L`` the sequence length it was scaled for; ``h0`` the initial state
+    (:data:`H0_CONVENTIONS`): M0 is a tensor for ``"shared"`` and None otherwise."""
 
     W: torch.Tensor
     A: torch.Tensor
     B: torch.Tensor
-    M0: torch.Tensor
+    M0: torch.Tensor | None
     init: str = "paper"
     L: int | None = None
+    h0: str = "shared"
 
     def __post_init__(self):
-        tensors = {"W": self.W, "A": self.A, "B": self.B, "M0": self.M0}
+        check_h0(self.h0)
+        if (self.M0 is None) != (self.h0 != "shared"):
+            raise ValueError(f"params.M0 must be a tensor when h0 = 'shared' and None otherwise; "
+                             f"got h0 = {self.h0!r} and M0 {'None' if self.M0 is None else 'a tensor'}")
+        tensors = {"W": self.W, "A": self.A, "B": self.B}
+        if self.M0 is not None:
+            tensors["M0"] = self.M0
         for name, t in tensors.items():
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"params.{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -89,7 +130,7 @@ class RNNParams:
             raise ValueError(f"params.W must be square (m, m), got {tuple(self.W.shape)}")
         if self.A.dim() != 2 or self.A.shape[0] != m:
             raise ValueError(f"params.A must be (m, d) with m = {m}, got {tuple(self.A.shape)}")
-        for name in ("B", "M0"):
+        for name in ("B", "M0")[:len(tensors) - 2]:
             if tensors[name].shape != (m,):
                 raise ValueError(f"params.{name} must have shape ({m},), got {tuple(tensors[name].shape)}")
         dtypes = {t.dtype for t in tensors.values()}
@@ -125,15 +166,20 @@ class RNNParams:
     def to(self, *, dtype: torch.dtype | None = None, device=None) -> RNNParams:
         """The same weights in ``dtype`` on ``device`` (either may be None: unchanged)."""
         dev = get_device(device) if device is not None else None
-        return self.replace(**{k: getattr(self, k).to(device=dev, dtype=dtype)
-                               for k in ("W", "A", "B", "M0")})
+        return self.replace(**{k: getattr(self, k).to(device=dev, dtype=dtype) for k in self.weights})
 
     def detach(self) -> RNNParams:
         """The same weights outside autograd's graph (what the hand-written backward passes of
         :mod:`rnnbook.empirical` and :mod:`rnnbook.train` compute on)."""
-        if not any(getattr(self, k).requires_grad for k in ("W", "A", "B", "M0")):
+        if not any(getattr(self, k).requires_grad for k in self.weights):
             return self
-        return self.replace(**{k: getattr(self, k).detach() for k in ("W", "A", "B", "M0")})
+        return self.replace(**{k: getattr(self, k).detach() for k in self.weights})
+
+    @property
+    def weights(self) -> tuple[str, ...]:
+        """The names of the weights this network has: :data:`PARAMETERS`, without M0 unless
+        ``h0 == "shared"``."""
+        return PARAMETERS if self.M0 is not None else PARAMETERS[:3]
 
     def replace(self, **changes) -> RNNParams:
         """A copy with some fields replaced (e.g. the trained W)."""
@@ -146,11 +192,13 @@ class RNNParams:
 PARAMETERS = ("W", "A", "B", "M0")
 
 
-def check_wrt(wrt) -> tuple[str, ...]:
+def check_wrt(wrt, h0: str = "shared") -> tuple[str, ...]:
     """The weights an NTK is taken with respect to: ``"W"`` (the paper's, default elsewhere),
     ``"A"``, ``"B"``, ``"M0"``, a tuple of these, or ``"all"``; returned as a tuple in the order of
     :data:`PARAMETERS`.  Gradients are with respect to each weight as it is drawn (eq. 14's
-    parameterisation, as for W)."""
+    parameterisation, as for W).  Under ``h0="zero"`` or ``"independent"`` there is no M0: "all"
+    means W, A, B, and naming M0 is a ``ValueError``."""
+    h0 = check_h0(h0)
     names = PARAMETERS if wrt == "all" else (wrt,) if isinstance(wrt, str) else wrt
     if isinstance(names, (bytes, dict)) or not hasattr(names, "__iter__"):
         raise TypeError(f"wrt must be 'all', one of {PARAMETERS} or a tuple of them, got {wrt!r}")
@@ -160,6 +208,11 @@ def check_wrt(wrt) -> tuple[str, ...]:
         raise ValueError(f"wrt must be 'all', one of {PARAMETERS} or a non-empty tuple of them, got {wrt!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"wrt names a weight twice: {wrt!r}")
+    if h0 != "shared":
+        if "M0" in names and wrt != "all":
+            raise ValueError(f"wrt names M0, but with h0 = {h0!r} there is no M0 (only h0 = 'shared' "
+                             f"has one)")
+        names = [w for w in names if w != "M0"]
     return tuple(w for w in PARAMETERS if w in names)
 
 
@@ -186,13 +239,15 @@ def with_output_scaling(params: RNNParams, scaling: str) -> RNNParams:
     return params.replace(B=params.B * output_scale(params.m, scaling))
 
 
-def init_params(m, d, L, *, init="paper", generator: torch.Generator | None = None,
+def init_params(m, d, L, *, init="paper", h0="shared", generator: torch.Generator | None = None,
                 dtype: torch.dtype = DEFAULT_DTYPE, device=None) -> RNNParams:
     """Draw the weights of eq. (14) with i.i.d. centred Gaussian entries.
 
     Variances (times m): W 2, M0 2, B 1 in both conventions; A 2/L^3 under ``"paper"`` (Section 3)
-    and 2 under ``"algorithm1"`` (Algorithm 1's box).  ``generator`` (on ``device``) makes the
-    draw reproducible; the draw order is W, A, B, M0."""
+    and 2 under ``"algorithm1"`` (Algorithm 1's box).  ``h0``: the initial state
+    (:data:`H0_CONVENTIONS`); M0 is drawn for ``"shared"`` only.  ``generator`` (on ``device``)
+    makes the draw reproducible; the draw order is W, A, B, M0."""
+    h0 = check_h0(h0)
     m = check_int(m, name="m", minimum=1)
     d = check_int(d, name="d", minimum=1)
     L = check_int(L, name="L", minimum=1)
@@ -213,8 +268,50 @@ def init_params(m, d, L, *, init="paper", generator: torch.Generator | None = No
     W = gauss((m, m), spec.W)
     A = gauss((m, d), spec.a_variance(L))
     B = gauss((m,), spec.B)
-    M0 = gauss((m,), spec.M0)
-    return RNNParams(W=W, A=A, B=B, M0=M0, init=spec.name, L=L)
+    M0 = gauss((m,), spec.M0) if h0 == "shared" else None
+    return RNNParams(W=W, A=A, B=B, M0=M0, init=spec.name, L=L, h0=h0)
+
+
+def initial_states(params: RNNParams, n, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The initial states of ``n`` inputs under ``h0="independent"``: an (n, m) matrix of i.i.d.
+    N(0, 1/m) entries in params' dtype and device, so that ||h_0(x_i)||^2 -> 1 and
+    <h_0(x_i), h_0(x_j)> -> 0 for i != j (K^0 = I).  Pass it to :func:`forward` as ``initial``."""
+    if not isinstance(params, RNNParams):
+        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    if params.h0 != "independent":
+        raise ValueError(f"params have h0 = {params.h0!r}; initial states are drawn for 'independent' only")
+    n = check_int(n, name="n", minimum=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator is not None and generator.device.type != params.device.type:
+        raise ValueError(f"generator is on {generator.device} but params are on {params.device}")
+    check_memory(n * params.m * torch.finfo(params.dtype).bits / 8, device=params.device,
+                 what=f"initial_states(n={n}, m={params.m})")
+    return torch.randn((n, params.m), generator=generator, dtype=params.dtype,
+                       device=params.device) / params.m ** 0.5
+
+
+def _initial(params: RNNParams, initial, n: int) -> torch.Tensor:
+    """h_0 for n inputs: relu(M0) broadcast, zeros, or the given (n, m) ``initial``."""
+    if params.h0 != "independent":
+        if initial is not None:
+            raise ValueError(f"initial must be None when params.h0 = {params.h0!r} (only 'independent' "
+                             f"takes per-input initial states)")
+        if params.h0 == "zero":
+            return torch.zeros((n, params.m), dtype=params.dtype, device=params.device)
+        return torch.relu(params.M0).expand(n, params.m)
+    if initial is None:
+        raise ValueError("initial is required when params.h0 = 'independent': draw it with initial_states")
+    if not isinstance(initial, torch.Tensor):
+        raise TypeError(f"initial must be a torch.Tensor, got {type(initial).__name__}")
+    if initial.shape != (n, params.m):
+        raise ValueError(f"initial must have shape (n, m) = ({n}, {params.m}), got {tuple(initial.shape)}")
+    if initial.dtype != params.dtype or initial.device != params.device:
+        raise TypeError(f"initial must have params' dtype {params.dtype} on {params.device}, got "
+                        f"{initial.dtype} on {initial.device}")
+    if not bool(torch.isfinite(initial).all()):
+        raise ValueError("initial contains NaN or infinite entries")
+    return initial.detach()
 
 
 class Trajectory(NamedTuple):
@@ -248,13 +345,17 @@ def check_inputs(X, params: RNNParams | None = None, *, name: str = "X") -> torc
     return X
 
 
-def forward(params: RNNParams, X, *, return_states: bool = False):
+def forward(params: RNNParams, X, *, output="last", initial=None, return_states: bool = False):
     """f(W, x) = B^T h_L(x) of eq. (14) for a batch X of shape (n, L, d); returns f of shape (n,).
 
-    With ``return_states=True`` returns ``(f, Trajectory(h, D))`` with every hidden state
-    h_0..h_L and activation pattern D_1..D_L (what the backward pass and the NTK need)."""
+    ``output="mean"``: f = B^T (1/L) sum_{l=1}^L h_l instead (:data:`OUTPUTS`).  ``initial``: the
+    (n, m) initial states, required when ``params.h0 == "independent"`` (:func:`initial_states`)
+    and None otherwise.  With ``return_states=True`` returns ``(f, Trajectory(h, D))`` with every
+    hidden state h_0..h_L and activation pattern D_1..D_L (what the backward pass and the NTK
+    need)."""
     if not isinstance(params, RNNParams):
         raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    output = check_output(output)
     X = check_inputs(X, params)
     n, L, _ = X.shape
     m, size = params.m, torch.finfo(params.dtype).bits // 8
@@ -262,7 +363,8 @@ def forward(params: RNNParams, X, *, return_states: bool = False):
                  device=params.device, what=f"forward of n = {n} sequences at width m = {m}")
     # Input drive A X_l for all l at once: one (n L, d) x (d, m) product.
     drive = (X.reshape(n * L, -1) @ params.A.T).reshape(n, L, params.m)
-    h = torch.relu(params.M0).expand(n, params.m)
+    h = _initial(params, initial, n)
+    pooled = torch.zeros_like(h) if output == "mean" else None
     if return_states:
         hs = torch.empty((L + 1, n, params.m), dtype=params.dtype, device=params.device)
         Ds = torch.empty((L, n, params.m), dtype=torch.bool, device=params.device)
@@ -270,10 +372,12 @@ def forward(params: RNNParams, X, *, return_states: bool = False):
     for layer in range(L):
         pre = torch.addmm(drive[:, layer], h, params.W.T)
         h = torch.relu(pre)
+        if pooled is not None:
+            pooled.add_(h)
         if return_states:
             hs[layer + 1] = h
             Ds[layer] = pre > 0
-    f = h @ params.B
+    f = h @ params.B if pooled is None else (pooled @ params.B) / L
     if not bool(torch.isfinite(f).all()):
         # Finite weights and inputs: only overflow of the hidden states (which grow with ||X||
         # and, for a large W, geometrically in L) makes f infinite or NaN.

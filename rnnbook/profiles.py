@@ -114,6 +114,12 @@ class Profile:
     # Remark 3.2's sequence-labelling loss: length and steps.
     sgd_label_L: int
     sgd_label_steps: int
+    # Recurrent kernels of the literature: independent networks per width of the Monte Carlo that
+    # decides which recursion describes which network (widths 64 and 256); the lengths and sample
+    # size of the comparison of the initial states.
+    lit_networks: int = 400
+    lit_lengths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)
+    lit_n: int = 64
 
 
 PROFILES: dict[str, Profile] = {
@@ -254,6 +260,9 @@ PROFILES: dict[str, Profile] = {
         sgd_lazy_step=1.0,
         sgd_label_L=20,
         sgd_label_steps=16384,
+        lit_networks=2000,
+        lit_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512),
+        lit_n=256,
     ),
 }
 

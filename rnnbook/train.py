@@ -107,9 +107,17 @@ def _labels_for(params: RNNParams, X: torch.Tensor, y, loss: str) -> torch.Tenso
     return _check_labels(y, shape, dtype=params.dtype, device=params.device)
 
 
-def _prepare(params, x, y, loss):
+def _paper_network(params) -> None:
+    """Algorithm 1 trains the paper's network: reject the literature's other initial states."""
     if not isinstance(params, RNNParams):
         raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    if params.h0 != "shared":
+        raise ValueError(f"params have h0 = {params.h0!r}; Algorithm 1 is the paper's network, "
+                         f"with the shared h_0 = relu(M0)")
+
+
+def _prepare(params, x, y, loss):
+    _paper_network(params)
     loss = _check_loss(loss)
     xt = x if isinstance(x, torch.Tensor) else as_tensor(x, name="x", dtype=params.dtype,
                                                          device=params.device)
@@ -589,8 +597,7 @@ def algorithm1_loop(params, X, y, eta: float):
     """Algorithm 1 written literally, one sample at a time through :func:`gradient`:
     W_t = W_{t-1} - eta grad_W l(y_t f(W_{t-1}, x_t)).  For networks :func:`sgd`
     does not draw (here: B ~ N(0, 1)); on the same stream and weights it computes what sgd does."""
-    if not isinstance(params, RNNParams):
-        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    _paper_network(params)
     eta = check_real(eta, name="eta", positive=True)
     X = check_inputs(X, params)
     y = _check_labels(y, (X.shape[0],), dtype=params.dtype, device=params.device)
@@ -606,8 +613,7 @@ def train_on_stream(params: RNNParams, X, y, eta: float) -> RNNParams:
     the batched trainer of :func:`sgd` (no autograd, buffers allocated once, one thread on the
     CPU), so many times faster.  ``X`` (n, L, d) and ``y`` (n,) in {-1, +1} are converted to
     params' dtype and device; returns params with the trained W."""
-    if not isinstance(params, RNNParams):
-        raise TypeError(f"params must be RNNParams, got {type(params).__name__}")
+    _paper_network(params)
     eta = check_real(eta, name="eta", positive=True)
     Xs = check_sequences(X, name="X", d=params.A.shape[1], dtype=params.dtype, device=params.device)
     if params.L is not None and Xs.shape[1] != params.L:

@@ -39,7 +39,7 @@ from scipy import stats
 __all__ = ["HOLDS", "HOLDS_WITH_CONSTANT", "LOOSER", "INCONSISTENT", "NOT_REFUTED", "INCONCLUSIVE",
            "WORDS", "fmt", "Verdict", "rate", "trend", "bound", "constant", "agreement",
            "compare_errors", "ErrorEstimate", "error_estimate", "learned", "combine",
-           "rate_of_bound", "finite", "exists", "approach", "sampled"]
+           "rate_of_bound", "finite", "exists", "approach", "sampled", "limit"]
 
 HOLDS = "holds"
 HOLDS_WITH_CONSTANT = "holds with constant c"
@@ -702,3 +702,39 @@ def sampled(verdict: Verdict, *, over: str) -> Verdict:
         return Verdict(NOT_REFUTED, inner[0] + tail, "sampled", verdict.error_rate, brief=inner[1] + tail)
     tail = f" (the claim is for {over})"
     return Verdict(verdict.word, inner[0] + tail, "sampled", verdict.error_rate, brief=inner[1] + tail)
+
+
+def limit(z, se, *, alpha, resolution, what: str) -> Verdict:
+    """A Monte Carlo estimate against a claimed limit, entry by entry: ``z`` the z-scores of the
+    estimate's deviations from the limit (for widths, a Richardson extrapolation to infinite width)
+    and ``se`` their standard errors.  The family-wise two-sided false-alarm rate ``alpha`` is split
+    over the entries (Bonferroni): critical z = Phi^-1(1 - alpha / (2 N)).
+
+    Some abs(z) beyond it: *inconsistent* (a correct limit is called so with probability at most
+    ``alpha``).  Otherwise the claim, an equality of every entry, is *not refuted* when the test had
+    power -- every standard error at most ``resolution / (z + 2)``, so a deviation of ``resolution``
+    in any entry is detected with probability at least 97.7% -- and *inconclusive at these sizes*
+    when it had not."""
+    z = np.asarray(z, dtype=np.float64).ravel()
+    se = np.asarray(se, dtype=np.float64).ravel()
+    if z.size == 0 or z.shape != se.shape:
+        raise ValueError(f"z and se must be non-empty and of one shape, got {z.shape} and {se.shape}")
+    if not (np.isfinite(z).all() and np.isfinite(se).all()) or (se < 0).any():
+        raise ValueError("z and se must be finite, se non-negative")
+    alpha = _alpha(alpha)
+    resolution = _finite("resolution", resolution)
+    if resolution <= 0:
+        raise ValueError(f"resolution must be positive, got {resolution}")
+    what = _text("what", what)
+    zc = float(stats.norm.ppf(1 - alpha / (2 * z.size)))
+    worst, largest = float(np.abs(z).max()), float(se.max())
+    head = (f"{what}: largest |z| {worst:.2f} over {z.size} entries against the critical {zc:.2f} "
+            f"(family-wise false-alarm rate {fmt(alpha)}, Bonferroni)")
+    if worst > zc:
+        return Verdict(INCONSISTENT, f"{head}: the limit is rejected", "limit", alpha)
+    power = f"largest standard error {fmt(largest)}, so a deviation of {fmt(resolution)} would be seen"
+    if largest * (zc + 2) <= resolution:
+        return Verdict(NOT_REFUTED, f"{head}: not rejected; {power} with probability >= 97.7%",
+                       "limit", alpha)
+    return Verdict(INCONCLUSIVE, f"{head}: not rejected, but the {power} with probability < 97.7%",
+                   "limit", alpha)

@@ -111,6 +111,32 @@ def test_kernels_are_equivariant_and_restrict_to_sub_batches(data_, X, init):
     _close(kernels.ntk(X[sub], init=init), H[sub][:, sub], L)
 
 
+@given(data_=st.data(), X=sequences(), init=st.sampled_from(INITS), h0=st.sampled_from(model.H0_CONVENTIONS),
+       output=st.sampled_from(model.OUTPUTS))
+def test_every_convention_gives_symmetric_psd_equivariant_kernels(data_, X, init, h0, output):
+    """The literature's initial states and outputs (test_conventions.py): K^l, F^l and the NTK of
+    every weight exactly symmetric, finite, 0 <= F <= 1/2, PSD to rounding (the mean output sums
+    L^2 blocks: L^2 in the rounding allowance), and permutation-equivariant -- also for
+    "independent", whose K^0 = I is by row -- and equal on sub-batches.  The drawn sequences
+    include zero steps, so under "zero" some states are exactly 0 (rho = -1 by convention)."""
+    n, L, _ = X.shape
+    K = kernels.forward_kernel(X, init=init, h0=h0)
+    F = kernels.backward_kernel(X, init=init, h0=h0)
+    H = kernels.ntk(X, init=init, h0=h0, wrt="all", output=output)
+    for M in (K, F, H):
+        assert torch.equal(M, M.transpose(-1, -2)) and bool(torch.isfinite(M).all())
+    assert float(F.min()) >= 0.0 and float(F.max()) <= 0.5
+    for l, Kl in enumerate(K):
+        _assert_psd(Kl, max(l, 1))
+    terms = L * L if output == "mean" else L
+    _assert_psd(H, terms)
+    perm = torch.tensor(data_.draw(st.permutations(range(n))))
+    sub = torch.tensor(data_.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)))
+    _close(kernels.ntk(X[perm], init=init, h0=h0, wrt="all", output=output), H[perm][:, perm], terms)
+    _close(kernels.ntk(X[sub], init=init, h0=h0, wrt="all", output=output), H[sub][:, sub], terms)
+    _close(kernels.forward_kernel(X[perm], init=init, h0=h0), K[:, perm][:, :, perm], L)
+
+
 @given(X=sequences(), m=st.integers(1, 24), seed=st.integers(0, 2**32), init=st.sampled_from(INITS))
 def test_empirical_ntk_is_a_symmetric_psd_gram_matrix(X, m, seed, init):
     n, L, d = X.shape

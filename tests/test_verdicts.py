@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from rnnbook import verdicts as V
 from rnnbook.verdicts import (
@@ -499,3 +500,30 @@ def test_brief_forms_for_tables():
     assert s.word == NOT_REFUTED and s.brief.startswith("both inits: 3 cases") and "every m" in s.brief
     with pytest.raises(TypeError, match="brief"):
         Verdict(HOLDS, "x", "rate", brief="  ")
+
+
+# --- limit -------------------------------------------------------------------------------------
+def test_limit_every_branch_and_its_critical_value():
+    """Bonferroni over N entries: critical z = Phi^-1(1 - alpha / (2 N)); beyond it inconsistent;
+    within it, not refuted when every se <= resolution / (z + 2), else inconclusive."""
+    zc = float(stats.norm.ppf(1 - 1e-3 / (2 * 4)))
+    se = np.full(4, 0.01)
+    assert V.limit([0, 1, -2, zc * 1.001], se, alpha=1e-3, resolution=0.5, what="K").word == INCONSISTENT
+    v = V.limit([0, 1, -2, zc * 0.999], se, alpha=1e-3, resolution=0.5, what="K")
+    assert v.word == NOT_REFUTED and f"{zc:.2f}" in v.sentence and v.error_rate == 1e-3
+    wide = np.array([0.01, 0.01, 0.01, 0.5 / (zc + 2) * 1.001])
+    assert V.limit([0, 1, -2, 3], wide, alpha=1e-3, resolution=0.5, what="K").word == INCONCLUSIVE
+    assert V.limit([0, 1, -2, 3], wide * 0.999, alpha=1e-3, resolution=0.5, what="K").word == NOT_REFUTED
+
+
+def test_limit_bad_input():
+    with pytest.raises(ValueError, match="z and se"):
+        V.limit([], [], alpha=0.01, resolution=1, what="x")
+    with pytest.raises(ValueError, match="z and se"):
+        V.limit([1, 2], [1], alpha=0.01, resolution=1, what="x")
+    with pytest.raises(ValueError, match="z and se"):
+        V.limit([math.nan], [1], alpha=0.01, resolution=1, what="x")
+    with pytest.raises(ValueError, match="resolution"):
+        V.limit([1], [1], alpha=0.01, resolution=0, what="x")
+    with pytest.raises(ValueError, match="alpha"):
+        V.limit([1], [1], alpha=0.7, resolution=1, what="x")
