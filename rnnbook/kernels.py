@@ -541,7 +541,7 @@ def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None
     number of times).  It runs along the lags of :func:`cross_forward_kernel` on full (n, n)
     matrices (``block_rows`` does not apply: a ``ValueError``), O(L^2 n^2) time and about ten
     (n, n) matrices of memory; pairs with a correlation within 1e-6 of 1 that do not share their
-    states keep the absolute error of about 1e-8 that :data:`NEAR_ONE` describes."""
+    states keep the absolute error of about 1e-8 that ``NEAR_ONE`` describes."""
     parts = check_wrt(wrt, h0)
     output = check_output(output)
     X, a, diag, h0 = _prepare(X, init, h0)

@@ -366,3 +366,34 @@ def test_limit_deviations_checks_its_arguments():
     with pytest.raises(ValueError, match="zero diagonal"):
         empirical.limit_deviations(Z, h0="zero", networks=2)
     assert math.isfinite(float(np.abs(empirical.limit_deviations(X, networks=2, widths=(4, 8)).mean).max()))
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_ntk_parameterisation_weighs_the_weights_2_2a_1(init):
+    """The chapter's map to the NTK parameterisation of the RNTK and of Yang's NTK:
+    g = sigma_w W^ h~ / sqrt(m) + sigma_u U^ x / sqrt(d), f = sigma_v V^ h~ / sqrt(m) with standard
+    Gaussian W^, U^, V^ and sigma_w^2 = 2, sigma_u^2 / d = 2a, sigma_v = 1 is the network of eq. (14)
+    with W = sqrt(2/m) W^, A = sqrt(2a/m) U^, B = V^ / sqrt(m), states h~ = sqrt(m) h and output
+    sqrt(m) f.  By the chain rule its NTK over (W^, U^, V^) is 2 H^W + 2a H^A + H^B in the book's
+    terms: checked at finite width against torch.func's Jacobian Gram of that parameterisation, to
+    the rounding bound of test_structured_ntk_equals_the_jacobian_gram."""
+    from torch.func import jacrev
+
+    n, L, d, m = 4, 4, 3, 16
+    X = unit_sequences(n, L, d, seed=12)
+    p, _ = network(m, d, L, init, "zero", n, seed=13)
+    a = model.get_init(init).a(L)
+    hats = (p.W / (2 / m) ** 0.5, p.A / (2 * a / m) ** 0.5, p.B * m**0.5)
+
+    def f(W_, U_, V_):
+        q = p.replace(W=(2 / m) ** 0.5 * W_, A=(2 * a / m) ** 0.5 * U_, B=V_ / m**0.5)
+        return m**0.5 * model.forward(q, X)
+
+    J = torch.cat([j.reshape(n, -1) for j in jacrev(f, argnums=(0, 1, 2))(*hats)], dim=1)
+    G = J @ J.T
+    H = {w: empirical.empirical_ntk(p, X, wrt=w) for w in ("W", "A", "B")}
+    expected = 2 * H["W"] + 2 * a * H["A"] + H["B"]
+    scale = torch.sqrt(torch.diagonal(G))
+    err = float(((expected - G).abs() / (scale[:, None] * scale[None, :])).max())
+    P = m * m + m * d + m
+    assert err <= (P + (L + 2) * m) * torch.finfo(torch.float64).eps, err
