@@ -22,6 +22,7 @@ from .kernels import _store, backward_kernel, forward_diagonal, forward_kernel, 
 from .model import (
     OUTPUTS,
     RNNParams,
+    check_bias,
     check_h0,
     check_inputs,
     check_output,
@@ -115,16 +116,17 @@ def empirical_ntk(params: RNNParams, X, *, wrt="W", output="last", initial=None,
     (<h_{l-1}(x_i), h_{l'-1}(x_j)> + <X_{i,l}, X_{j,l'}>): two Gram products of (nL x m)
     matrices (and one of (nL x d)), O(n^2 L^2 m) time, never the (n x m^2) Jacobian;
     grad_B f = h_L and grad_{M0} f = 1{M0 > 0} o (W^T delta_1) add one Gram product of (n x m)
-    each.  Rows are processed in blocks of ``block_rows`` inputs against the
-    columns from the block on (the upper triangle; the result is mirrored, so exactly symmetric),
-    so the work space is 2 block_rows L x n L entries -- by default about 2^25 each.
+    each, and grad_b f = sum_l delta_l (with a bias) one more.  Rows are processed in blocks of
+    ``block_rows`` inputs against the columns from the block on (the upper triangle; the result
+    is mirrored, so exactly symmetric), so the work space is 2 block_rows L x n L entries -- by
+    default about 2^25 each.
 
     ``output="mean"`` (f = B^T (1/L) sum_l h_l): the same formula with the backward vectors of
     that output (:func:`backward_vectors`) and grad_B f = (1/L) sum_l h_l.  ``initial``: the
     initial states of an ``h0="independent"`` network; a network without M0 (h0 other than
     ``"shared"``) takes ``wrt="all"`` as W, A, B."""
     params = _values(params)
-    parts = check_wrt(wrt, params.h0)
+    parts = check_wrt(wrt, params.h0, params.bias)
     output = check_output(output)
     X = check_inputs(X, params)
     _reserve_ntk(params, X, block_rows)
@@ -137,6 +139,8 @@ def empirical_ntk(params: RNNParams, X, *, wrt="W", output="last", initial=None,
         extra.append(states.h[-1] if output == "last" else states.h[1:].mean(0))
     if "M0" in parts:
         extra.append((delta[0] @ params.W) * (params.M0 > 0))  # rows: (W^T delta_1)^T, masked by D_0
+    if "b" in parts:
+        extra.append(delta.sum(0))  # grad_b f = sum_l delta_l
     for v in extra:
         G = _check_finite(v @ v.T, "a Gram product")
         G = torch.triu(G) + torch.triu(G, 1).T  # exactly symmetric, as _ntk's
@@ -170,7 +174,7 @@ def jacobian_ntk(params: RNNParams, X, *, wrt="W", output="last", initial=None) 
     from torch.func import jacrev
 
     params = _values(params)
-    parts = check_wrt(wrt, params.h0)
+    parts = check_wrt(wrt, params.h0, params.bias)
     output = check_output(output)
     X = check_inputs(X, params)
     n = X.shape[0]
@@ -522,14 +526,15 @@ class LimitDeviations:
         return self.mean / self.se
 
 
-def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, outputs=OUTPUTS, widths=(64, 256),
-                     networks=600, seed=0, device=None) -> LimitDeviations:
+def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, bias=0.0, limit_bias=None,
+                     outputs=OUTPUTS, widths=(64, 256), networks=600, seed=0, device=None) -> LimitDeviations:
     """Which infinite-width recursion describes networks of initial state ``h0``: the forward
     kernels K^1..K^L, the backward kernels F^1..F^L and the NTK of each weight (``wrt``) and each
     output in ``outputs``, measured on ``networks`` independent networks (and, for
     ``h0="independent"``, initial states) at each of the two ``widths`` m1 < m2, against
     :func:`rnnbook.kernels.forward_kernel`, :func:`~rnnbook.kernels.backward_kernel` and
-    :func:`~rnnbook.kernels.ntk` computed with ``limit_h0`` (default: ``h0``).
+    :func:`~rnnbook.kernels.ntk` computed with ``limit_h0`` (default: ``h0``); the networks have
+    the bias variance ``bias`` (0: none), the limits ``limit_bias`` (default: ``bias``).
 
     Each deviation (finite - limit) is normalised by sqrt(limit_ii limit_jj).  Its mean is
     limit-shifted by b/m + O(1/m^2) at width m, so the Richardson extrapolation
@@ -548,10 +553,13 @@ def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, outputs=OUT
     dev = get_device(device)
     X = check_inputs(X).to(device=dev, dtype=torch.float64)
     n, L, d = X.shape
-    weights = check_wrt("all", h0 if h0 == limit_h0 else "zero")  # M0 only when both have it
+    bias = check_bias(bias)
+    limit_bias = bias if limit_bias is None else check_bias(limit_bias)
+    # M0 and b only when both the networks and the limits have them
+    weights = check_wrt("all", h0 if h0 == limit_h0 else "zero", min(bias, limit_bias))
     names, limits = [], []
-    K = forward_kernel(X, init=init, h0=limit_h0)
-    F = backward_kernel(X, init=init, h0=limit_h0)
+    K = forward_kernel(X, init=init, h0=limit_h0, bias=limit_bias)
+    F = backward_kernel(X, init=init, h0=limit_h0, bias=limit_bias)
     for l in range(1, L + 1):
         names.append(f"K^{l}")
         limits.append(K[l])
@@ -561,7 +569,7 @@ def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, outputs=OUT
     for o in outputs:
         for w in weights:
             names.append(f"H^{w} ({o})")
-            limits.append(ntk(X, init=init, h0=limit_h0, wrt=w, output=o))
+            limits.append(ntk(X, init=init, h0=limit_h0, bias=limit_bias, wrt=w, output=o))
     limits = torch.stack(limits)
     diag = torch.diagonal(limits, dim1=1, dim2=2)
     if not bool((diag > 0).all()):
@@ -575,7 +583,8 @@ def limit_deviations(X, *, init="paper", h0="shared", limit_h0=None, outputs=OUT
         with cpu_threads(dev, 1):  # products of a few rows: threads only add synchronisation
             for s in range(networks):
                 gen = make_generator(seed + w * networks + s, dev)
-                p = init_params(m, d, L, init=init, h0=h0, generator=gen, dtype=torch.float64, device=dev)
+                p = init_params(m, d, L, init=init, h0=h0, bias=bias, generator=gen, dtype=torch.float64,
+                                device=dev)
                 ini = initial_states(p, n, generator=gen) if h0 == "independent" else None
                 states = forward(p, X, initial=ini, return_states=True)[1]
                 delta = backward_vectors(p, X, states=states)

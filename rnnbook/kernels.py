@@ -40,7 +40,10 @@ depends on the initial state: :math:`\mathbf 1 \mathbf 1^\top` for the paper's s
 independently for each input.  Under ``"zero"`` a sequence whose first steps are all zero has
 :math:`h_l = 0` exactly until its first non-zero step: its pre-activation is 0, the unit is never
 active, so its correlations are undefined and enter as :math:`\rho = -1`, the value with
-:math:`\kappa(-1) = \Sigma(-1) = 0` (no forward kernel, no backward signal).
+:math:`\kappa(-1) = \Sigma(-1) = 0` (no forward kernel, no backward signal).  A bias
+``bias=beta`` (:func:`rnnbook.model.check_bias`) adds :math:`\beta` to every :math:`S^l_{ij}`
+(and to the cross-time ones: b is the same at every step) -- exactly what one more input coordinate
+equal to :math:`\sqrt{\beta/a}` at every step would add, which is how it is computed.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import torch
 
 from .checks import as_tensor, check_int, check_ints, check_real
 from .device import check_memory
-from .model import check_h0, check_inputs, check_output, check_wrt, get_init
+from .model import check_bias, check_h0, check_inputs, check_output, check_wrt, get_init
 
 __all__ = ["kappa", "hermite_coefficients", "series_tail", "kappa_series", "series_terms_needed",
            "forward_kernel", "forward_correlation", "forward_diagonal", "sigma", "backward_kernel",
@@ -218,11 +221,14 @@ def series_terms_needed(rho, tol) -> int:
 # ------------------------------------------------------------------------------ forward kernel
 
 
-def _prepare(X, init, h0="shared"):
+def _prepare(X, init, h0="shared", bias=0.0):
     h0 = check_h0(h0)
+    bias = check_bias(bias)
     X = check_inputs(X).to(torch.float64)
     n, L, _ = X.shape
     a = get_init(init).a(L)
+    if bias > 0:  # the bias as one more input coordinate sqrt(beta / a): a <x, x'> gains beta
+        X = torch.cat([X, X.new_full((n, L, 1), math.sqrt(bias / a))], dim=2)
     # S^l_ii = K^l_ii = K^0_ii + a sum_{k<=l} ||X_{i,k}||^2: closed form, l = 0..L (row 0 is K^0_ii,
     # 1 unless h_0 = 0).
     sq = torch.cat([torch.zeros(n, 1, dtype=X.dtype, device=X.device), (X * X).sum(-1)], dim=1)
@@ -408,17 +414,18 @@ def _store(out, idx, s, e, block):
         out[idx, e:, s:e] = rest.T
 
 
-def forward_kernel(X, *, init="paper", h0="shared", layers=None, block_rows=None) -> torch.Tensor:
+def forward_kernel(X, *, init="paper", h0="shared", bias=0.0, layers=None, block_rows=None) -> torch.Tensor:
     r"""The forward kernel of Theorem 5 (eq. 25) in closed form: :math:`K^0, \dots, K^L`, shape
     (L+1, n, n), float64 on X's device.  :math:`K^l_{ij}` is the infinite-width limit of
     :math:`\langle h_l(x_i), h_l(x_j)\rangle`.
 
     ``X``: (n, L, d) sequences; ``init``: ``"paper"`` (a = 1/L^3) or ``"algorithm1"`` (a = 1);
     ``h0``: the initial state, ``"shared"`` (the paper's, K^0 = 1 1^T), ``"zero"`` (K^0 = 0) or
-    ``"independent"`` (K^0 = I; :data:`rnnbook.model.H0_CONVENTIONS`);
+    ``"independent"`` (K^0 = I; :data:`rnnbook.model.H0_CONVENTIONS`); ``bias``: the bias
+    variance beta (0: none, the paper; it adds beta to every S^l_ij);
     ``layers``: only these l (e.g. ``[L]``) to save memory, in the given order; ``block_rows``:
     rows per block of the pair recursion (memory is O(block_rows x n) beyond the output)."""
-    X, a, diag, h0 = _prepare(X, init, h0)
+    X, a, diag, h0 = _prepare(X, init, h0, bias)
     n, L, _ = X.shape
     which = _check_layers(layers, L)
     _reserve(X, "forward_kernel", len(which), block_rows)
@@ -438,17 +445,17 @@ def forward_kernel(X, *, init="paper", h0="shared", layers=None, block_rows=None
     return out
 
 
-def forward_correlation(X, *, init="paper", h0="shared", block_rows=None) -> torch.Tensor:
+def forward_correlation(X, *, init="paper", h0="shared", bias=0.0, block_rows=None) -> torch.Tensor:
     """rho^1..rho^L, shape (L, n, n): the correlation S^l_ij / sqrt(S^l_ii S^l_jj) that enters the
     l-th ReLU (eq. 25's argument {a X_i^T X_j + K^{l-1}_ij} / Q_l).  Remark 4.2's degeneracy is
     rho^l -> 1.  For nearby inputs 1 - rho carries an absolute rounding error of about 1e-16 (the
     kernels that depend on 1 - rho near 0, F and H, recompute such pairs without it).  Under
     ``h0="zero"`` a pair with a zero state has no correlation and reads -1 (see the module)."""
-    return _forward_correlation(X, init, h0, block_rows, None)
+    return _forward_correlation(X, init, h0, bias, block_rows, None)
 
 
-def _forward_correlation(X, init, h0, block_rows, near):
-    X, a, diag, h0 = _prepare(X, init, h0)
+def _forward_correlation(X, init, h0, bias, block_rows, near):
+    X, a, diag, h0 = _prepare(X, init, h0, bias)
     n, L, _ = X.shape
     _reserve(X, "the forward correlations rho^1..rho^L", L, block_rows)
     out = torch.empty((L, n, n), dtype=torch.float64, device=X.device)
@@ -460,11 +467,11 @@ def _forward_correlation(X, init, h0, block_rows, near):
     return out
 
 
-def forward_diagonal(X, *, init="paper", h0="shared") -> torch.Tensor:
+def forward_diagonal(X, *, init="paper", h0="shared", bias=0.0) -> torch.Tensor:
     """K^l_ii = K^0_ii + a sum_{k<=l} ||X_{i,k}||^2 for l = 0..L, shape (L+1, n): the squared
     norms of h_l at infinite width (the paper's Q_l is the geometric mean of two of them);
-    K^0_ii = 1, or 0 under ``h0="zero"``."""
-    return _prepare(X, init, h0)[2]
+    K^0_ii = 1, or 0 under ``h0="zero"``; a bias adds beta per step."""
+    return _prepare(X, init, h0, bias)[2]
 
 
 def sigma(rho) -> torch.Tensor:
@@ -482,7 +489,7 @@ def _sigma_(rho: torch.Tensor) -> torch.Tensor:
     return torch.arccos(rho).div_(-math.pi).add_(1.0)
 
 
-def backward_kernel(X, *, init="paper", h0="shared", block_rows=None) -> torch.Tensor:
+def backward_kernel(X, *, init="paper", h0="shared", bias=0.0, block_rows=None) -> torch.Tensor:
     r"""The backward kernel of Theorem 6 in closed form: :math:`F^1, \dots, F^L`, shape (L, n, n),
     float64 on X's device, with :math:`F^l_{ij} = \tfrac12 \prod_{k=l}^{L} \Sigma(\rho^k_{ij})`
     (eq. 28 for :math:`\Sigma`).
@@ -494,9 +501,9 @@ def backward_kernel(X, *, init="paper", h0="shared", block_rows=None) -> torch.T
     ``h0="zero"`` where a zero state h_k (k >= l) makes F^l_ii = 0 (``h0``: as in
     :func:`forward_kernel`; the backward recursion does not depend on it otherwise)."""
     near = []
-    rho = _forward_correlation(X, init, h0, block_rows, near)
+    rho = _forward_correlation(X, init, h0, bias, block_rows, near)
     F = _sigma_(rho)  # in place over rho's storage: rho is not needed again
-    prepared = _prepare(X, init, h0) if near else None
+    prepared = _prepare(X, init, h0, bias) if near else None
     for i, j in _near_chunks(near):
         sig, _ = _near_pairs(*prepared, i, j)
         F[:, i, j] = sig
@@ -512,7 +519,7 @@ def _backward_products_(F: torch.Tensor) -> torch.Tensor:
     return F
 
 
-def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None) -> torch.Tensor:
+def ntk(X, *, init="paper", h0="shared", bias=0.0, wrt="W", output="last", block_rows=None) -> torch.Tensor:
     r"""The neural tangent kernel of eq. (23) at infinite width, shape (n, n), float64 on X's
     device: the limit of <grad f(x_i), grad f(x_j)> with B ~ N(0, 1/m) (Section 3), the gradient
     taken with respect to the weights ``wrt`` as they are drawn (:func:`rnnbook.model.check_wrt`:
@@ -526,7 +533,9 @@ def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None
     * B: :math:`H^B = K^L` (grad_B f = h_L);
     * M0: :math:`H^{M_0} = F^1` (grad_{M0} f = D_0 W^T delta_1 with D_0 = 1{M0 > 0}: one more step
       back, through a pre-activation M0 that all inputs share, so of correlation 1 and factor
-      Sigma(1) = 1).
+      Sigma(1) = 1);
+    * b (with ``bias`` > 0): :math:`H^b = \sum_l F^l` (grad_b f = sum_l delta_l: A's term with
+      :math:`P^l = 1`).
 
     Computed in the forward pass by Horner's rule, G_l = Sigma(rho^l) o (K^{l-1} + P^l + G_{l-1})
     (the terms of the weights asked for), H^W + H^A = G_L / 2, and the running product of the
@@ -542,29 +551,33 @@ def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None
     matrices (``block_rows`` does not apply: a ``ValueError``), O(L^2 n^2) time and about ten
     (n, n) matrices of memory; pairs with a correlation within 1e-6 of 1 that do not share their
     states keep the absolute error of about 1e-8 that ``NEAR_ONE`` describes."""
-    parts = check_wrt(wrt, h0)
+    parts = check_wrt(wrt, h0, bias)
     output = check_output(output)
-    X, a, diag, h0 = _prepare(X, init, h0)
+    X, a, diag, h0 = _prepare(X, init, h0, bias)
     n, L = X.shape[0], X.shape[1]
+    Xt = _input_terms(X, parts, check_bias(bias) > 0)
     if output == "mean":
         if block_rows is not None:
             raise ValueError("block_rows applies to output='last' only: the mean output's NTK runs on "
                              "full matrices")
         _reserve(X, "ntk", 10)
-        return _mean_output_ntk(X, a, diag, h0, parts)
+        return _mean_output_ntk(X, Xt, a, diag, h0, parts)
     _reserve(X, "ntk", 1, block_rows)
     out = torch.empty((1, n, n), dtype=torch.float64, device=X.device)
-    c_w, c_a = float("W" in parts), float("A" in parts)
+    c_w = float("W" in parts)
     state = {}
 
     def visit(l, s, e, S, rho, K):
         sig = _sigma_(rho)  # rho is the recursion's temporary: overwrite it
         if "M0" in parts:
             state["P"] = sig.clone() if l == 1 else state["P"].mul_(sig)
-        if c_w or c_a:
-            Xl = X[:, l - 1]
+        if c_w or Xt is not None:
             term = state["K"] if l > 1 else _initial_block(h0, s, e, n, X.device)  # K^{l-1}
-            term = term.mul(c_w) if c_a == 0 else torch.addmm(term, Xl[s:e], Xl[s:].T, beta=c_w)
+            if Xt is None:
+                term = term.mul(c_w)
+            else:
+                Xl = Xt[:, l - 1]
+                term = torch.addmm(term, Xl[s:e], Xl[s:].T, beta=c_w)
             state["G"] = term.mul_(sig) if l == 1 else state["G"].add_(term).mul_(sig)
         state["K"] = K  # K^l, the next layer's K^{l-1}
         if l == L:
@@ -577,18 +590,34 @@ def ntk(X, *, init="paper", h0="shared", wrt="W", output="last", block_rows=None
         sig, K = _near_pairs(X, a, diag, h0, i, j)
         G = None
         for l in range(L):
-            term = (c_w * (K[l - 1] if l else torch.full_like(K[0], k0))
-                    + c_a * (X[i, l] * X[j, l]).sum(-1))
+            term = c_w * (K[l - 1] if l else torch.full_like(K[0], k0))
+            if Xt is not None:
+                term = term + (Xt[i, l] * Xt[j, l]).sum(-1)
             G = term * sig[l] if l == 0 else (G + term) * sig[l]
         out[0, i, j] = out[0, j, i] = _ntk_total(parts, G, K[L - 1], torch.prod(sig, dim=0))
     return out[0]
 
 
-def _mean_output_ntk(X, a, diag, h0, parts):
+def _input_terms(X, parts, biased: bool):
+    """The per-step vectors whose inner products are the input terms of the NTK's Horner sum,
+    <X_{i,l}, X_{j,l}> for A plus 1 for b: the inputs (without the bias coordinate of the prepared
+    X when ``biased``) and a coordinate 1; None when neither A nor b is asked for."""
+    want_a, want_b = "A" in parts, "b" in parts
+    if not (want_a or want_b):
+        return None
+    inputs = X[..., :-1] if biased else X
+    if not want_b:
+        return inputs
+    one = X.new_ones((*X.shape[:2], 1))
+    return torch.cat([inputs, one], dim=2) if want_a else one
+
+
+def _mean_output_ntk(X, Xt, a, diag, h0, parts):
     """:func:`ntk` with ``output="mean"``: L^-2 sum_{l,l'} of the per-output blocks, one lag at a
-    time (the blocks of lag s > 0 enter with their transposes, those of lag 0 symmetrised)."""
+    time (the blocks of lag s > 0 enter with their transposes, those of lag 0 symmetrised).
+    ``Xt``: the input terms of :func:`_input_terms`."""
     n, L, _ = X.shape
-    c_w, c_a = float("W" in parts), float("A" in parts)
+    c_w = float("W" in parts)
     total = torch.zeros((n, n), dtype=torch.float64, device=X.device)
     lag = G = P = K_prev = None
 
@@ -608,10 +637,10 @@ def _mean_output_ntk(X, a, diag, h0, parts):
         if "M0" in parts and s == 0:  # output k's chain to M0: (1/2) prod_{t<=k} Sigma(rho^t)
             P = sig.clone() if k == 1 else P.mul_(sig)
             lag.add_(P, alpha=0.5)
-        if c_w or c_a:
+        if c_w or Xt is not None:
             term = K_prev.mul(c_w)
-            if c_a:
-                term.addmm_(X[:, k - 1], X[:, k + s - 1].T)
+            if Xt is not None:
+                term.addmm_(Xt[:, k - 1], Xt[:, k + s - 1].T)
             G = term.mul_(sig) if k == 1 else G.add_(term).mul_(sig)
             lag.add_(G, alpha=0.5)
         if "B" in parts:
@@ -674,7 +703,7 @@ def _symmetric_(M: torch.Tensor) -> torch.Tensor:
     return torch.triu(M) + torch.triu(M, 1).T
 
 
-def cross_forward_kernel(X, *, init="paper", h0="shared") -> torch.Tensor:
+def cross_forward_kernel(X, *, init="paper", h0="shared", bias=0.0) -> torch.Tensor:
     """The cross-time forward kernel K^{(k,k')}_ij = lim <h_k(x_i), h_k'(x_j)> for k, k' = 0..L,
     shape (L+1, L+1, n, n), float64 on X's device (entry [k, k', i, j]) -- derived in the book
     (Remark 3.2), not in the paper.
@@ -689,9 +718,9 @@ def cross_forward_kernel(X, *, init="paper", h0="shared") -> torch.Tensor:
 
     from K^{(0,0)} = 1 and K^{(0,k')}_ij = K^{(k',0)}_ji = sqrt(K^k'_jj) kappa(0) = sqrt(K^k'_jj)/pi
     for k' >= 1 (M0 is independent of W and A).  The blocks k = k' are :func:`forward_kernel`.
-    ``h0``: as in :func:`forward_kernel`; under ``"zero"`` and ``"independent"``
+    ``h0`` and ``bias``: as in :func:`forward_kernel`; under ``"zero"`` and ``"independent"``
     K^{(0,k')} = 0 for k' >= 1.  Memory: the output, 8 (L+1)^2 n^2 bytes, plus O(n^2)."""
-    X, a, diag, h0 = _prepare(X, init, h0)
+    X, a, diag, h0 = _prepare(X, init, h0, bias)
     n, L, _ = X.shape
     _reserve(X, "cross_forward_kernel", (L + 1) ** 2 + 4)
     out = torch.empty((L + 1, L + 1, n, n), dtype=torch.float64, device=X.device)
@@ -704,7 +733,7 @@ def cross_forward_kernel(X, *, init="paper", h0="shared") -> torch.Tensor:
     return out
 
 
-def output_ntk(X, *, init="paper", h0="shared") -> torch.Tensor:
+def output_ntk(X, *, init="paper", h0="shared", bias=0.0) -> torch.Tensor:
     """The neural tangent kernels of all outputs f_l = B^T h_l, l = 1..L, with respect to W, at
     infinite width: H^{(l,l')}_ij = lim <grad_W f_l(x_i), grad_W f_l'(x_j)>, shape (L, L, n, n),
     float64 on X's device (entry [l-1, l'-1, i, j]; H^{(l',l)} is H^{(l,l')} transposed).
@@ -723,8 +752,9 @@ def output_ntk(X, *, init="paper", h0="shared") -> torch.Tensor:
     with the cross-time kernels of :func:`cross_forward_kernel`.  Along each lag l' - l it runs
     by Horner's rule, G_k = Sigma(rho^{(k,k+s)}) o (K^{(k-1,k-1+s)} + G_{k-1}), H^{(k,k+s)} = G_k/2,
     so H^{(L,L)} is :func:`ntk`.  O(L^2 n^2) time; memory: the output, 8 L^2 n^2 bytes, plus
-    O(n^2).  The diagonal blocks are exactly symmetric.  ``h0``: as in :func:`cross_forward_kernel`."""
-    X, a, diag, h0 = _prepare(X, init, h0)
+    O(n^2).  The diagonal blocks are exactly symmetric.  ``h0`` and ``bias``: as in
+    :func:`cross_forward_kernel`."""
+    X, a, diag, h0 = _prepare(X, init, h0, bias)
     n, L, _ = X.shape
     _reserve(X, "output_ntk", L * L + 6)
     out = torch.empty((L, L, n, n), dtype=torch.float64, device=X.device)

@@ -14,7 +14,10 @@ Beyond the paper, the conventions of the literature on recurrent kernels (:data:
 :data:`OUTPUTS`): the initial state ``h0="shared"`` (the paper's relu(M0)), ``"zero"``
 (:math:`h_0 = 0`) or ``"independent"`` (a Gaussian :math:`h_0(x) \sim N(0, I/m)` drawn afresh for
 each input, passed to :func:`forward` as ``initial``), and the output ``output="last"``
-(:math:`B^\top h_L`) or ``"mean"`` (:math:`B^\top \tfrac1L \sum_l h_l`, average pooling).
+(:math:`B^\top h_L`) or ``"mean"`` (:math:`B^\top \tfrac1L \sum_l h_l`, average pooling), and
+an optional bias ``bias=beta``: :math:`h_l = \mathrm{relu}(W h_{l-1} + A X_l + b)` with
+:math:`b \sim N(0, 2\beta I/m)`, so that the bias enters the kernels as :math:`a \langle X_{i,l},
+X_{j,l}\rangle` does, as a constant :math:`\beta` (:func:`check_bias`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .checks import check_int, check_sequences
 from .device import DEFAULT_DTYPE, check_memory, get_device
 
 __all__ = ["Init", "INITS", "get_init", "RNNParams", "PARAMETERS", "check_wrt", "H0_CONVENTIONS", "check_h0",
-           "OUTPUTS", "check_output", "B_SCALINGS", "output_scale", "with_output_scaling",
+           "OUTPUTS", "check_output", "check_bias", "B_SCALINGS", "output_scale", "with_output_scaling",
            "init_params", "initial_states", "Trajectory", "check_inputs", "forward"]
 
 
@@ -89,6 +92,18 @@ def check_h0(h0) -> str:
     return h0
 
 
+def check_bias(bias) -> float:
+    """The bias variance beta >= 0 (finite, a real number): the bias b has entries of variance
+    2 beta / m, like W's 2/m and A's 2a/m, so that beta is to the bias what a is to the inputs
+    (0: no bias, the paper's network)."""
+    if isinstance(bias, bool) or not isinstance(bias, (int, float)) or hasattr(bias, "shape"):
+        raise TypeError(f"bias must be a real number >= 0, got {type(bias).__name__}")
+    bias = float(bias)
+    if not (bias >= 0 and bias < float("inf")):
+        raise ValueError(f"bias must be a finite real number >= 0, got {bias!r}")
+    return bias
+
+
 def check_output(output) -> str:
     """``output`` if it names one of :data:`OUTPUTS`, else a ``TypeError``/``ValueError``."""
     if not isinstance(output, str):
@@ -102,7 +117,8 @@ def check_output(output) -> str:
 class RNNParams:
     """Weights of eq. (14): W (m, m), A (m, d), B (m,), M0 (m,).  ``init`` records the convention
     they were drawn under and ``L`` the sequence length it was scaled for; ``h0`` the initial state
-    (:data:`H0_CONVENTIONS`): M0 is a tensor for ``"shared"`` and None otherwise."""
+    (:data:`H0_CONVENTIONS`): M0 is a tensor for ``"shared"`` and None otherwise; ``b`` (m,) the
+    bias, None for none (the paper), drawn with variance 2 ``bias`` / m (:func:`check_bias`)."""
 
     W: torch.Tensor
     A: torch.Tensor
@@ -111,15 +127,23 @@ class RNNParams:
     init: str = "paper"
     L: int | None = None
     h0: str = "shared"
+    b: torch.Tensor | None = None
+    bias: float = 0.0
 
     def __post_init__(self):
         check_h0(self.h0)
+        check_bias(self.bias)
+        if (self.b is None) != (self.bias == 0):
+            raise ValueError(f"params.b must be a tensor when bias > 0 and None when bias = 0; got "
+                             f"bias = {self.bias!r} and b {'None' if self.b is None else 'a tensor'}")
         if (self.M0 is None) != (self.h0 != "shared"):
             raise ValueError(f"params.M0 must be a tensor when h0 = 'shared' and None otherwise; "
                              f"got h0 = {self.h0!r} and M0 {'None' if self.M0 is None else 'a tensor'}")
         tensors = {"W": self.W, "A": self.A, "B": self.B}
         if self.M0 is not None:
             tensors["M0"] = self.M0
+        if self.b is not None:
+            tensors["b"] = self.b
         for name, t in tensors.items():
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"params.{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -130,8 +154,8 @@ class RNNParams:
             raise ValueError(f"params.W must be square (m, m), got {tuple(self.W.shape)}")
         if self.A.dim() != 2 or self.A.shape[0] != m:
             raise ValueError(f"params.A must be (m, d) with m = {m}, got {tuple(self.A.shape)}")
-        for name in ("B", "M0")[:len(tensors) - 2]:
-            if tensors[name].shape != (m,):
+        for name in ("B", "M0", "b"):
+            if name in tensors and tensors[name].shape != (m,):
                 raise ValueError(f"params.{name} must have shape ({m},), got {tuple(tensors[name].shape)}")
         dtypes = {t.dtype for t in tensors.values()}
         devices = {t.device for t in tensors.values()}
@@ -178,27 +202,29 @@ class RNNParams:
     @property
     def weights(self) -> tuple[str, ...]:
         """The names of the weights this network has: :data:`PARAMETERS`, without M0 unless
-        ``h0 == "shared"``."""
-        return PARAMETERS if self.M0 is not None else PARAMETERS[:3]
+        ``h0 == "shared"`` and without b unless it has a bias."""
+        return tuple(w for w in PARAMETERS if getattr(self, w) is not None)
 
     def replace(self, **changes) -> RNNParams:
         """A copy with some fields replaced (e.g. the trained W)."""
         return dataclasses.replace(self, **changes)
 
 
-#: The weights of eq. (14), in the order of the "all" of ``wrt=``.  Algorithm 1 trains W only; the
-#: NTK with respect to any subset is the sum of the NTKs with respect to each (the gradients of
-#: different weights are concatenated).
-PARAMETERS = ("W", "A", "B", "M0")
+#: The weights of eq. (14) and the optional bias b, in the order of the "all" of ``wrt=``.
+#: Algorithm 1 trains W only; the NTK with respect to any subset is the sum of the NTKs with
+#: respect to each (the gradients of different weights are concatenated).
+PARAMETERS = ("W", "A", "B", "M0", "b")
 
 
-def check_wrt(wrt, h0: str = "shared") -> tuple[str, ...]:
+def check_wrt(wrt, h0: str = "shared", bias: float = 0.0) -> tuple[str, ...]:
     """The weights an NTK is taken with respect to: ``"W"`` (the paper's, default elsewhere),
-    ``"A"``, ``"B"``, ``"M0"``, a tuple of these, or ``"all"``; returned as a tuple in the order of
-    :data:`PARAMETERS`.  Gradients are with respect to each weight as it is drawn (eq. 14's
-    parameterisation, as for W).  Under ``h0="zero"`` or ``"independent"`` there is no M0: "all"
-    means W, A, B, and naming M0 is a ``ValueError``."""
+    ``"A"``, ``"B"``, ``"M0"``, ``"b"``, a tuple of these, or ``"all"``; returned as a tuple in
+    the order of :data:`PARAMETERS`.  Gradients are with respect to each weight as it is drawn
+    (eq. 14's parameterisation, as for W).  Under ``h0="zero"`` or ``"independent"`` there is no
+    M0, and without a bias (``bias=0``) no b: "all" leaves them out, and naming them is a
+    ``ValueError``."""
     h0 = check_h0(h0)
+    bias = check_bias(bias)
     names = PARAMETERS if wrt == "all" else (wrt,) if isinstance(wrt, str) else wrt
     if isinstance(names, (bytes, dict)) or not hasattr(names, "__iter__"):
         raise TypeError(f"wrt must be 'all', one of {PARAMETERS} or a tuple of them, got {wrt!r}")
@@ -213,6 +239,10 @@ def check_wrt(wrt, h0: str = "shared") -> tuple[str, ...]:
             raise ValueError(f"wrt names M0, but with h0 = {h0!r} there is no M0 (only h0 = 'shared' "
                              f"has one)")
         names = [w for w in names if w != "M0"]
+    if bias == 0:
+        if "b" in names and wrt != "all":
+            raise ValueError("wrt names b, but without a bias (bias = 0) there is no b")
+        names = [w for w in names if w != "b"]
     return tuple(w for w in PARAMETERS if w in names)
 
 
@@ -239,15 +269,17 @@ def with_output_scaling(params: RNNParams, scaling: str) -> RNNParams:
     return params.replace(B=params.B * output_scale(params.m, scaling))
 
 
-def init_params(m, d, L, *, init="paper", h0="shared", generator: torch.Generator | None = None,
+def init_params(m, d, L, *, init="paper", h0="shared", bias=0.0, generator: torch.Generator | None = None,
                 dtype: torch.dtype = DEFAULT_DTYPE, device=None) -> RNNParams:
     """Draw the weights of eq. (14) with i.i.d. centred Gaussian entries.
 
     Variances (times m): W 2, M0 2, B 1 in both conventions; A 2/L^3 under ``"paper"`` (Section 3)
     and 2 under ``"algorithm1"`` (Algorithm 1's box).  ``h0``: the initial state
-    (:data:`H0_CONVENTIONS`); M0 is drawn for ``"shared"`` only.  ``generator`` (on ``device``)
-    makes the draw reproducible; the draw order is W, A, B, M0."""
+    (:data:`H0_CONVENTIONS`); M0 is drawn for ``"shared"`` only.  ``bias``: the bias variance beta
+    (:func:`check_bias`; b is drawn, with variance 2 beta / m, only when beta > 0).  ``generator``
+    (on ``device``) makes the draw reproducible; the draw order is W, A, B, M0, b."""
     h0 = check_h0(h0)
+    bias = check_bias(bias)
     m = check_int(m, name="m", minimum=1)
     d = check_int(d, name="d", minimum=1)
     L = check_int(L, name="L", minimum=1)
@@ -269,7 +301,8 @@ def init_params(m, d, L, *, init="paper", h0="shared", generator: torch.Generato
     A = gauss((m, d), spec.a_variance(L))
     B = gauss((m,), spec.B)
     M0 = gauss((m,), spec.M0) if h0 == "shared" else None
-    return RNNParams(W=W, A=A, B=B, M0=M0, init=spec.name, L=L, h0=h0)
+    b = gauss((m,), 2.0 * bias) if bias > 0 else None
+    return RNNParams(W=W, A=A, B=B, M0=M0, init=spec.name, L=L, h0=h0, b=b, bias=bias)
 
 
 def initial_states(params: RNNParams, n, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -361,8 +394,10 @@ def forward(params: RNNParams, X, *, output="last", initial=None, return_states:
     m, size = params.m, torch.finfo(params.dtype).bits // 8
     check_memory(size * n * m * (L + 3 + ((L + 1) + L / size if return_states else 0)),
                  device=params.device, what=f"forward of n = {n} sequences at width m = {m}")
-    # Input drive A X_l for all l at once: one (n L, d) x (d, m) product.
+    # Input drive A X_l (+ b) for all l at once: one (n L, d) x (d, m) product.
     drive = (X.reshape(n * L, -1) @ params.A.T).reshape(n, L, params.m)
+    if params.b is not None:
+        drive = drive + params.b
     h = _initial(params, initial, n)
     pooled = torch.zeros_like(h) if output == "mean" else None
     if return_states:

@@ -114,6 +114,9 @@ def _paper_network(params) -> None:
     if params.h0 != "shared":
         raise ValueError(f"params have h0 = {params.h0!r}; Algorithm 1 is the paper's network, "
                          f"with the shared h_0 = relu(M0)")
+    if params.b is not None:
+        raise ValueError(f"params have a bias (bias = {params.bias!r}); Algorithm 1 is the paper's "
+                         f"network, without one")
 
 
 def _prepare(params, x, y, loss):

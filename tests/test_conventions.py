@@ -28,10 +28,11 @@ def unit_sequences(n, L, d, seed, device="cpu"):
     return X / X.norm(dim=-1, keepdim=True)
 
 
-def network(m, d, L, init, h0, n, seed, device="cpu"):
+def network(m, d, L, init, h0, n, seed, device="cpu", bias=0.0):
     """A network of convention h0 and, for "independent", the initial states of n inputs."""
     gen = make_generator(seed, device)
-    p = model.init_params(m, d, L, init=init, h0=h0, generator=gen, dtype=torch.float64, device=device)
+    p = model.init_params(m, d, L, init=init, h0=h0, bias=bias, generator=gen, dtype=torch.float64,
+                          device=device)
     return p, (model.initial_states(p, n, generator=gen) if h0 == "independent" else None)
 
 
@@ -49,10 +50,11 @@ def awkward_inputs(device="cpu"):
 # Finite width: identities.
 
 
+@pytest.mark.parametrize("bias", [0.0, 0.3])
 @pytest.mark.parametrize("output", model.OUTPUTS)
 @pytest.mark.parametrize("h0", model.H0_CONVENTIONS)
 @pytest.mark.parametrize("init", INITS)
-def test_structured_ntk_equals_the_jacobian_gram(init, h0, output, device):
+def test_structured_ntk_equals_the_jacobian_gram(init, h0, output, bias, device):
     """empirical_ntk(h0, output, wrt) from the backward vectors against the Gram matrix of
     torch.func's Jacobian of model.forward(output=...): an identity at finite width, equal up to a
     forward-error bound (P + (L + 2) m) eps relative to sqrt(J_ii J_jj) (P weights).  The inputs
@@ -60,14 +62,14 @@ def test_structured_ntk_equals_the_jacobian_gram(init, h0, output, device):
     under h0 = 0: both computations must give it no gradient through that step)."""
     n, L, d, m = 5, 5, 3, 24
     X = awkward_inputs(device)
-    p, ini = network(m, d, L, init, h0, n, seed=3, device=device)
-    for wrt in ("W", "A", "B", "M0", "all"):
-        if wrt == "M0" and h0 != "shared":
+    p, ini = network(m, d, L, init, h0, n, seed=3, device=device, bias=bias)
+    for wrt in ("W", "A", "B", "M0", "b", "all"):
+        if (wrt == "M0" and h0 != "shared") or (wrt == "b" and bias == 0):
             continue
         J = empirical.jacobian_ntk(p, X, wrt=wrt, output=output, initial=ini)
         H = empirical.empirical_ntk(p, X, wrt=wrt, output=output, initial=ini)
         assert torch.equal(H, H.T)
-        P = sum(getattr(p, w).numel() for w in model.check_wrt(wrt, h0))
+        P = sum(getattr(p, w).numel() for w in model.check_wrt(wrt, h0, bias))
         scale = torch.sqrt(torch.diagonal(J))
         err = float(((H - J).abs() / (scale[:, None] * scale[None, :])).max())
         assert err <= (P + (L + 2) * m) * torch.finfo(torch.float64).eps, (wrt, err)
@@ -78,21 +80,21 @@ def test_forward_follows_each_convention():
     B^T (1/L) sum_l h_l."""
     n, L, d, m = 3, 4, 2, 7
     X = unit_sequences(n, L, d, seed=5)
-    for h0 in model.H0_CONVENTIONS:
-        p, ini = network(m, d, L, "algorithm1", h0, n, seed=6)
+    for h0, bias in itertools.product(model.H0_CONVENTIONS, (0.0, 0.5)):
+        p, ini = network(m, d, L, "algorithm1", h0, n, seed=6, bias=bias)
         if h0 == "shared":
             h = torch.relu(p.M0).expand(n, m)
         else:
             h = torch.zeros(n, m, dtype=torch.float64) if h0 == "zero" else ini
         hs = []
         for l in range(L):
-            h = torch.relu(h @ p.W.T + X[:, l] @ p.A.T)
+            h = torch.relu(h @ p.W.T + X[:, l] @ p.A.T + (p.b if bias else 0.0))
             hs.append(h)
         torch.testing.assert_close(model.forward(p, X, initial=ini), h @ p.B, rtol=1e-14, atol=1e-15)
         torch.testing.assert_close(model.forward(p, X, output="mean", initial=ini),
                                    torch.stack(hs).mean(0) @ p.B, rtol=1e-14, atol=1e-15)
         assert (p.M0 is None) == (h0 != "shared")
-        assert p.weights == (model.PARAMETERS if h0 == "shared" else ("W", "A", "B"))
+        assert p.weights == ("W", "A", "B") + (("M0",) if h0 == "shared" else ()) + (("b",) if bias else ())
 
 
 def test_default_draw_is_unchanged_and_other_conventions_share_its_weights():
@@ -112,14 +114,16 @@ def test_default_draw_is_unchanged_and_other_conventions_share_its_weights():
 
 @pytest.mark.parametrize("init", INITS)
 def test_one_step_kernels_by_hand(init):
-    """L = 1: S^1 = K^0 + a X X^T with K^0 = 1 1^T, 0 or I; K^1 = sqrt(S_ii S_jj) kappa(rho);
-    F^1 = Sigma(rho)/2; H^W = F^1 o K^0; for L = 1 the mean output is the last."""
+    """L = 1: S^1 = K^0 + a X X^T + beta with K^0 = 1 1^T, 0 or I and a bias of variance
+    2 beta / m; K^1 = sqrt(S_ii S_jj) kappa(rho); F^1 = Sigma(rho)/2; H^W = F^1 o K^0,
+    H^A = F^1 o X X^T, H^b = F^1; for L = 1 the mean output is the last."""
     X = torch.randn(4, 1, 3, generator=make_generator(2, "cpu"), dtype=torch.float64)
     X[1] = X[0]
     a = model.get_init(init).a(1)
-    for h0, K0 in (("shared", torch.ones(4, 4)), ("zero", torch.zeros(4, 4)), ("independent", torch.eye(4))):
+    starts = (("shared", torch.ones(4, 4)), ("zero", torch.zeros(4, 4)), ("independent", torch.eye(4)))
+    for (h0, K0), beta in itertools.product(starts, (0.0, 0.7)):
         K0 = K0.double()
-        S = K0 + a * X[:, 0] @ X[:, 0].T
+        S = K0 + a * X[:, 0] @ X[:, 0].T + beta
         r = torch.sqrt(torch.diagonal(S))
         rho = (S / r[:, None] / r[None, :]).clamp(-1, 1)
         rho.fill_diagonal_(1.0)  # equal states: exactly 1 (the quotient rounds, Sigma's slope is infinite)
@@ -127,14 +131,18 @@ def test_one_step_kernels_by_hand(init):
             rho[0, 1] = rho[1, 0] = 1.0
         K1 = r[:, None] * r[None, :] * kernels.kappa(rho)
         F1 = kernels.sigma(rho) / 2
-        torch.testing.assert_close(kernels.forward_kernel(X, init=init, h0=h0), torch.stack([K0, K1]),
+        kw = dict(init=init, h0=h0, bias=beta)
+        torch.testing.assert_close(kernels.forward_kernel(X, **kw), torch.stack([K0, K1]),
                                    rtol=1e-14, atol=1e-15)
-        torch.testing.assert_close(kernels.backward_kernel(X, init=init, h0=h0)[0], F1,
-                                   rtol=1e-14, atol=1e-15)
-        torch.testing.assert_close(kernels.ntk(X, init=init, h0=h0), F1 * K0, rtol=1e-14, atol=1e-15)
-        for wrt in ("W", "A", "B"):
-            torch.testing.assert_close(kernels.ntk(X, init=init, h0=h0, wrt=wrt, output="mean"),
-                                       kernels.ntk(X, init=init, h0=h0, wrt=wrt), rtol=1e-14, atol=1e-15)
+        torch.testing.assert_close(kernels.backward_kernel(X, **kw)[0], F1, rtol=1e-14, atol=1e-15)
+        torch.testing.assert_close(kernels.ntk(X, **kw), F1 * K0, rtol=1e-14, atol=1e-15)
+        torch.testing.assert_close(kernels.ntk(X, **kw, wrt="A"), F1 * (X[:, 0] @ X[:, 0].T), rtol=1e-14,
+                                   atol=1e-15)
+        if beta:
+            torch.testing.assert_close(kernels.ntk(X, **kw, wrt="b"), F1, rtol=1e-14, atol=1e-15)
+        for wrt in ("W", "A", "B") + (("b",) if beta else ()):
+            torch.testing.assert_close(kernels.ntk(X, **kw, wrt=wrt, output="mean"),
+                                       kernels.ntk(X, **kw, wrt=wrt), rtol=1e-14, atol=1e-15)
     # Independent initial states tell duplicates apart at step 0, shared ones never.
     assert float(kernels.forward_kernel(X, init=init, h0="independent")[1, 0, 1]) < float(
         kernels.forward_kernel(X, init=init, h0="independent")[1, 0, 0])
@@ -335,6 +343,23 @@ def test_monte_carlo_networks_converge_to_their_own_limits(h0):
     assert v.word == verdicts.NOT_REFUTED, v.sentence
 
 
+def test_monte_carlo_networks_with_a_bias_converge_to_their_limits():
+    """As test_monte_carlo_networks_converge_to_their_own_limits, with a bias of variance
+    2 beta / m, beta = 0.5 (S^l gains beta at every step; H^b = sum_l F^l), under h0 = 0 --
+    where a bias keeps no state at 0 -- for Algorithm 1's init (beta comparable to a = 1).
+    Bonferroni over 6 x 16 entries: critical z = 4.41.  Measured: largest |z| 2.66, standard
+    errors at most 0.0194; against limits without the bias (200 networks), |z| reaches 38 at K^1."""
+    X = unit_sequences(3, 4, 3, seed=7)
+    r = empirical.limit_deviations(X, init="algorithm1", h0="zero", bias=0.5, networks=600, seed=3000)
+    assert "H^b (mean)" in r.names
+    v = verdicts.limit(r.z, r.se, alpha=ALPHA, resolution=0.25, what="bias")
+    assert v.word == verdicts.NOT_REFUTED, v.sentence
+    # Against limits without the bias the same kind of networks are rejected: the Monte Carlo sees beta.
+    off = empirical.limit_deviations(X, init="algorithm1", h0="zero", bias=0.5, limit_bias=0.0, networks=200,
+                                     seed=3000, outputs="last")
+    assert verdicts.limit(off.z, off.se, alpha=ALPHA, resolution=0.25, what="x").word == verdicts.INCONSISTENT
+
+
 @pytest.mark.parametrize(("network_h0", "limit_h0"), [("independent", "shared"), ("zero", "shared"),
                                                       ("shared", "independent")])
 def test_monte_carlo_rejects_the_limits_of_other_conventions(network_h0, limit_h0):
@@ -369,31 +394,34 @@ def test_limit_deviations_checks_its_arguments():
 
 
 @pytest.mark.parametrize("init", INITS)
-def test_ntk_parameterisation_weighs_the_weights_2_2a_1(init):
+def test_ntk_parameterisation_weighs_each_weight_by_its_variance_times_m(init):
     """The chapter's map to the NTK parameterisation of the RNTK and of Yang's NTK:
-    g = sigma_w W^ h~ / sqrt(m) + sigma_u U^ x / sqrt(d), f = sigma_v V^ h~ / sqrt(m) with standard
-    Gaussian W^, U^, V^ and sigma_w^2 = 2, sigma_u^2 / d = 2a, sigma_v = 1 is the network of eq. (14)
-    with W = sqrt(2/m) W^, A = sqrt(2a/m) U^, B = V^ / sqrt(m), states h~ = sqrt(m) h and output
-    sqrt(m) f.  By the chain rule its NTK over (W^, U^, V^) is 2 H^W + 2a H^A + H^B in the book's
-    terms: checked at finite width against torch.func's Jacobian Gram of that parameterisation, to
-    the rounding bound of test_structured_ntk_equals_the_jacobian_gram."""
+    g = sigma_w W^ h~ / sqrt(m) + sigma_u U^ x / sqrt(d) + sigma_b b^, f = sigma_v V^ h~ / sqrt(m)
+    with standard Gaussian W^, U^, V^, b^ and sigma_w^2 = 2, sigma_u^2 / d = 2a, sigma_b^2 = 2 beta,
+    sigma_v = 1 is the network of eq. (14) with W = sqrt(2/m) W^, A = sqrt(2a/m) U^,
+    b = sqrt(2 beta / m) b^, B = V^ / sqrt(m), states h~ = sqrt(m) h and output sqrt(m) f.  By the
+    chain rule its NTK is 2 H^W + 2a H^A + H^B + 2 beta H^b in the book's terms (each weight's
+    kernel times its variance times m): checked at finite width against torch.func's Jacobian Gram
+    of that parameterisation, to the rounding bound of test_structured_ntk_equals_the_jacobian_gram."""
     from torch.func import jacrev
 
     n, L, d, m = 4, 4, 3, 16
     X = unit_sequences(n, L, d, seed=12)
-    p, _ = network(m, d, L, init, "zero", n, seed=13)
+    beta = 0.4
+    p, _ = network(m, d, L, init, "zero", n, seed=13, bias=beta)
     a = model.get_init(init).a(L)
-    hats = (p.W / (2 / m) ** 0.5, p.A / (2 * a / m) ** 0.5, p.B * m**0.5)
+    hats = (p.W / (2 / m) ** 0.5, p.A / (2 * a / m) ** 0.5, p.B * m**0.5, p.b / (2 * beta / m) ** 0.5)
 
-    def f(W_, U_, V_):
-        q = p.replace(W=(2 / m) ** 0.5 * W_, A=(2 * a / m) ** 0.5 * U_, B=V_ / m**0.5)
+    def f(W_, U_, V_, b_):
+        q = p.replace(W=(2 / m) ** 0.5 * W_, A=(2 * a / m) ** 0.5 * U_, B=V_ / m**0.5,
+                      b=(2 * beta / m) ** 0.5 * b_)
         return m**0.5 * model.forward(q, X)
 
-    J = torch.cat([j.reshape(n, -1) for j in jacrev(f, argnums=(0, 1, 2))(*hats)], dim=1)
+    J = torch.cat([j.reshape(n, -1) for j in jacrev(f, argnums=(0, 1, 2, 3))(*hats)], dim=1)
     G = J @ J.T
-    H = {w: empirical.empirical_ntk(p, X, wrt=w) for w in ("W", "A", "B")}
-    expected = 2 * H["W"] + 2 * a * H["A"] + H["B"]
+    H = {w: empirical.empirical_ntk(p, X, wrt=w) for w in ("W", "A", "B", "b")}
+    expected = 2 * H["W"] + 2 * a * H["A"] + H["B"] + 2 * beta * H["b"]
     scale = torch.sqrt(torch.diagonal(G))
     err = float(((expected - G).abs() / (scale[:, None] * scale[None, :])).max())
-    P = m * m + m * d + m
+    P = m * m + m * d + 2 * m
     assert err <= (P + (L + 2) * m) * torch.finfo(torch.float64).eps, err
