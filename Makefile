@@ -14,7 +14,7 @@ export RNNBOOK_EXECUTE
 # What executed notebooks depend on beyond their own text (jupyter-cache only hashes the text).
 DEPS_HASH = $(shell cat requirements.txt pyproject.toml _config.yml $$(find rnnbook -name '*.py' | sort) | sha256sum | cut -c1-16)
 
-.PHONY: test book bench venv clean gpu-check
+.PHONY: test book bench venv clean gpu-check gpu-session
 
 venv: $(STAMP)
 
@@ -56,3 +56,10 @@ GPU_RESULTS ?= benchmarks/results/gpu.json
 gpu-check:
 	RNNBOOK_DEVICE=cuda PYTHONPATH=. $(PYTHON) -m pytest -q -p no:cacheprovider -ra
 	PYTHONPATH=. $(PYTHON) benchmarks/run_all.py --size gpu --device cuda --output $(GPU_RESULTS)
+
+# One GPU slot of paper-scale work (benchmarks/gpu_session.py): gpu-check's tests and benchmarks,
+# then the paper-profile sweeps cheapest first, each unit started only if it ends within BUDGET
+# seconds; the files to commit (book/data) and session.json land under OUT.
+BUDGET ?= 780
+gpu-session:
+	PYTHONPATH=. $(PYTHON) benchmarks/gpu_session.py --budget $(BUDGET) --output $${OUT:-_build/gpu_session}

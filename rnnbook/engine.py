@@ -52,7 +52,7 @@ from .runtime import cpu_threads, progress_bar
 from .store import FORMAT, ResultsFile, atomic_write_json, check_output_directory
 from .store import canonical as _canonical
 
-__all__ = ["Sweep", "SweepResult", "UnitsFailed", "compute_unit", "run", "committed", "best",
+__all__ = ["Sweep", "SweepResult", "UnitsFailed", "compute_unit", "run", "committed", "best", "export",
            "inventory", "default_directory", "atomic_write_json", "COMMITTED_DIR", "ENV_VAR", "FORMAT"]
 
 ENV_VAR = "RNNBOOK_SWEEP_DIR"
@@ -148,6 +148,14 @@ class SweepResult:
     config: dict
     records: dict[str, dict]
     path: Path
+    #: Units of the current settings not in ``records``: those a run with a ``deadline`` left for
+    #: the next run (0 when complete).
+    missing: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every unit of the current settings is in ``records``."""
+        return self.missing == 0
 
     def value(self, **unit) -> Any:
         """The stored value of the unit with exactly these parameters (``KeyError`` if missing)."""
@@ -199,7 +207,8 @@ def _committed_records(sweep: Sweep, prof: Profile, config: dict) -> dict[str, d
 
 def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, directory=None,
         use_committed: bool = True, progress: bool = False, poll_seconds: float = 1.0,
-        client=None, threads: int | None = None) -> SweepResult:
+        client=None, threads: int | None = None, deadline: float | None = None,
+        unit_seconds: float | None = None) -> SweepResult:
     """Run (or resume) ``sweep`` under ``profile`` on ``device`` and return every unit.
 
     Units already in ``book/data/<name>.<profile>.json`` (if ``use_committed``) or in the working
@@ -214,7 +223,12 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     each worker's own device; ``threads``: CPU threads per unit there), up to two per worker thread
     in flight, each retried once if it raises.  Units that fail twice are reported together at the
     end (:class:`UnitsFailed`, with their tracebacks) after every other unit is stored.  Without a
-    client the units run here, one after the other, and the first failure raises."""
+    client the units run here, one after the other, and the first failure raises.
+
+    ``deadline`` (a ``time.monotonic()`` value; serial runs only): start no unit that would not end
+    before it, by the longest unit this call has computed (before the first: ``unit_seconds``, an
+    estimate; None: start it).  The units left are stored by a later run; the result says how
+    many (:attr:`SweepResult.missing`).  A unit is never cut short: what is stored is complete."""
     _check_sweep(sweep)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     if client is None:
@@ -228,6 +242,14 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     poll_seconds = float(poll_seconds)
     if not poll_seconds > 0:
         raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
+    if deadline is not None:
+        if client is not None:
+            raise ValueError("deadline applies to serial runs (client=None) only")
+        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline != deadline:
+            raise TypeError(f"deadline must be a time.monotonic() value, got {deadline!r}")
+    if unit_seconds is not None and (isinstance(unit_seconds, bool)
+                                     or not isinstance(unit_seconds, (int, float)) or not unit_seconds >= 0):
+        raise ValueError(f"unit_seconds must be None or a number >= 0, got {unit_seconds!r}")
     config = _settings(sweep, prof)
     directory = check_output_directory(directory if directory is not None else default_directory(),
                                        what="sweep directory")
@@ -242,7 +264,8 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     ticks = iter(bar) if bar is not None else None
     waiter = _Waiter(sweep, prof, poll_seconds)
     if client is None:
-        _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter)
+        _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter,
+                  (deadline, unit_seconds))
         failures = {}
     else:
         failures = _run_on_client(client, sweep, config, units, todo, store, records, path, device,
@@ -250,7 +273,8 @@ def run(sweep: Sweep, *, profile: Profile | str | None = None, device=None, dire
     if ticks is not None:
         for _ in ticks:  # units another process finished, or that failed: close the bar
             pass
-    result = SweepResult(sweep.name, prof.name, config, {k: records[k] for k in units if k in records}, path)
+    result = SweepResult(sweep.name, prof.name, config, {k: records[k] for k in units if k in records}, path,
+                         missing=sum(k not in records for k in units))
     if failures:
         raise UnitsFailed(failures, result)
     return result
@@ -277,20 +301,29 @@ class _Waiter:
         return todo
 
 
-def _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter) -> None:
+def _run_here(sweep, config, units, todo, store, records, path, dev, threads, ticks, waiter,
+              limit=(None, None)) -> None:
     """The units of ``todo`` in this process, one claimed unit at a time; the first failure
-    releases its claim and raises."""
+    releases its claim and raises.  ``limit``: (deadline, first estimate) of :func:`run`."""
     todo = list(todo)
+    deadline, longest = limit
     while todo:
+        if deadline is not None and longest is not None and time.monotonic() + longest > deadline:
+            # the next unit would end after the deadline: take what is stored, leave the rest
+            stored = store.read().records
+            records.update({k: dict(stored[k], source=str(path)) for k in todo if k in stored})
+            return
         key, contents = store.claim(todo)
         if key is None:
             todo = waiter.collect(todo, contents, records, path)
             continue
+        started = time.monotonic()
         try:
             record = compute_unit(sweep.run_unit, config, units[key], dev, threads)
         except BaseException:
             store.release(key)  # an interrupted or failed unit is free for the next run
             raise
+        longest = max(longest or 0.0, time.monotonic() - started)
         records[key] = dict(store.store(key, record), source=str(path))
         todo.remove(key)
         if ticks is not None:
@@ -346,6 +379,22 @@ def _traceback(future) -> str:
         return "cancelled by the scheduler (its workers were lost)"
     exc = future.exception()
     return "".join(traceback.format_exception(type(exc), exc, future.traceback()))
+
+
+def export(sweep: Sweep, result: SweepResult, path) -> Path:
+    """Write every record of ``result`` (committed and new alike) into a sweep file at ``path``:
+    the file to copy to ``book/data`` after a run elsewhere, complete or not (a partial committed
+    file is resumed by :func:`run` and ignored by :func:`committed`).  Returns the path."""
+    _check_sweep(sweep)
+    if not isinstance(result, SweepResult) or result.name != sweep.name:
+        raise ValueError(f"result must be a SweepResult of sweep {sweep.name!r}")
+    prof = get_profile(result.profile)
+    if _settings(sweep, prof) != result.config:
+        raise ValueError(f"result's settings are not the current ones of sweep {sweep.name!r}")
+    path = Path(path)
+    records = {k: {f: v for f, v in r.items() if f != "source"} for k, r in result.records.items()}
+    _file(sweep, prof, result.config, path).write(records, {})
+    return path
 
 
 def committed(sweep: Sweep, profile: Profile | str) -> SweepResult | None:

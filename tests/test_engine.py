@@ -122,3 +122,38 @@ def test_engine_takes_a_sweep_not_a_name(tmp_path):
         engine.run("toy", profile="quick", device="cpu", directory=tmp_path)
     with pytest.raises(TypeError, match="sweep must be a Sweep"):
         experiments.register("toy")
+
+
+def _slow_run(config, unit, device):
+    import time
+
+    CALLS.append(unit["k"])
+    time.sleep(config["sleep"])
+    return unit["k"]
+
+
+def test_a_deadline_starts_no_unit_that_would_end_after_it(toy, tmp_path):
+    """With deadline = now + 2.5 units' time, units of 0.4 s each: the first unit's time (no
+    estimate given) is measured, then units start while one more fits, so 2 are stored -- never a
+    partial one -- and the result says how many are missing; a later run stores the rest only.
+    (Each unit may overrun its sleep by up to 0.1 s before the count changes.)"""
+    import time
+
+    sweep = Sweep(name="toy", description="slow", config=lambda p: {"sleep": 0.4},
+                  units=lambda p: [{"k": k} for k in range(5)], run_unit=_slow_run)
+    toy["toy"] = sweep
+    res = experiments.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False,
+                          deadline=time.monotonic() + 1.0)
+    assert CALLS == [0, 1] and res.missing == 3 and not res.complete and len(res.records) == 2
+    # an estimate above the time left starts nothing
+    CALLS.clear()
+    res = experiments.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False,
+                          deadline=time.monotonic() + 1.0, unit_seconds=5.0)
+    assert CALLS == [] and res.missing == 3
+    CALLS.clear()
+    res = experiments.run("toy", profile="quick", device="cpu", directory=tmp_path, use_committed=False)
+    assert CALLS == [2, 3, 4] and res.complete and [res.value(k=k) for k in range(5)] == list(range(5))
+    with pytest.raises(ValueError, match="unit_seconds"):
+        experiments.run("toy", profile="quick", device="cpu", directory=tmp_path, unit_seconds=-1.0)
+    with pytest.raises(TypeError, match="deadline"):
+        experiments.run("toy", profile="quick", device="cpu", directory=tmp_path, deadline="soon")
