@@ -17,13 +17,14 @@ import torch
 from . import baselines, concepts, data, empirical, engine, kernels, model, series, train, verdicts
 from .device import make_generator
 from .engine import Sweep
-from .linalg import inverse_quadratic_form
+from .linalg import QuadraticForm, inverse_quadratic_form, nested_quadratic_forms
 from .model import INITS
 from .runtime import one_thread
 
 __all__ = ["SWEEPS", "register", "get_sweep", "run", "committed", "best", "SEED", "VALIDATION_SEED",
            "FORWARD_KERNEL_MC", "BACKWARD_KERNEL_MC", "SGD_STEPSIZE", "SGD_LENGTH", "SGD_SPAN",
-           "SGD_LABELLING", "SGD_LAZY", "LAWS", "B_SCALINGS", "paired_errors", "length_source",
+           "SGD_LABELLING", "SGD_LAZY", "COMPLEXITY_FORMS", "form_record", "complexity_targets", "LAWS",
+           "B_SCALINGS", "paired_errors", "length_source",
            "span_target", "single_position_mistakes", "single_position_error", "labelling_targets",
            "position_errors", "lazy_data", "final_errors", "learned_record",
            "grid_subset_text", "per_length_text", "metric_curves", "lazy_summary"]
@@ -637,3 +638,70 @@ def lazy_summary(curves: dict[str, np.ndarray]) -> dict[str, float]:
             "net_err_max": float(np.mean(last["net_error"])),
             "ker_err_max": float(np.mean(last["kernel_error"])),
             "f0_max": float(np.median(last["f0_rms"]))}
+
+
+# ----------------------------------------------------------------------------------------------
+# Theorem 4's sqrt(y^T H^-1 y) over n and L (the complexity chapter): one unit per (L, init).
+
+def _cf_config(profile) -> dict:
+    return {"version": 1, "d": profile.cb_d, "sizes": list(profile.cb_sizes), "quantile": 0.2,
+            "pool_reserve": 64, "seed": SEED, "psi": "sin", "targets": ["first", "last", "all"]}
+
+
+def _cf_units(profile) -> list[dict]:
+    return [{"L": L, "init": init} for L in profile.cb_lengths for init in ("paper", "algorithm1")]
+
+
+def complexity_targets(L: int, d: int, seed: int) -> dict:
+    """Additive sin targets of class (9): one term at the first position, one at the last, one at
+    every position."""
+    psi = series.sin()
+    return {"first": concepts.random_additive_target(L, d, psi, positions=[1], seed=seed),
+            "last": concepts.random_additive_target(L, d, psi, positions=[L], seed=seed),
+            "all": concepts.random_additive_target(L, d, psi, seed=seed)}
+
+
+def form_record(q: QuadraticForm) -> dict:
+    """A QuadraticForm as the sweep stores it (``QuadraticForm(**record)`` rebuilds it)."""
+    return {"value": q.value, "condition": q.condition, "relative_error_bound": q.relative_error_bound,
+            "method": q.method}
+
+
+def _cf_run(config: dict, unit: dict, device: torch.device):
+    """For one length and initialisation: H on a pool of unit-norm inputs (the same pool and targets
+    for both initialisations), each target's margin sample (nested over the sizes) and its nested
+    forms with y = F*/t; for the target on every position also with y = sign F*/t and with random
+    signs (drawn from a seed of the unit)."""
+    L, sizes, q = unit["L"], config["sizes"], config["quantile"]
+    n_max = sizes[-1]
+    seed = config["seed"] + L
+    X = data.sample_sequences(int(n_max / (1 - q)) + config["pool_reserve"], L, config["d"], seed=seed,
+                              device="cpu").to(device)
+    H = kernels.ntk(X, init=unit["init"])
+    out = {"forms": {}, "log10_C": {}, "labels": {}}
+    for name, target in complexity_targets(L, config["d"], seed).items():
+        sample = data.margin_sample(target, X, n_max, quantile=q)
+        Hs = H[sample.index][:, sample.index]
+        forms = nested_quadratic_forms(Hs, sample.f_star, sizes, name="H")
+        out["forms"][name] = [form_record(f) for f in forms]
+        out["log10_C"][name] = sample.target.complexity(1.0).log10
+        if name == "all":
+            gen = torch.Generator().manual_seed(seed * 2 + ("paper", "algorithm1").index(unit["init"]))
+            y_rand = torch.randint(0, 2, (n_max,), generator=gen).to(Hs) * 2 - 1
+            out["labels"] = {
+                "sign F*": [form_record(f) for f in nested_quadratic_forms(Hs, torch.sign(sample.f_star),
+                                                                          sizes, name="H")],
+                "random": [form_record(f) for f in nested_quadratic_forms(Hs, y_rand, sizes, name="H")]}
+    return out
+
+
+COMPLEXITY_FORMS = register(Sweep(
+    name="complexity_forms",
+    description="Theorem 4: sqrt(y^T H^-1 y) with H the infinite-width NTK, nested over the sample "
+                "sizes, for additive sin targets on the first, the last and every position (y = F*/t "
+                "on the margin sample), with sign and random labels for the last, per length and "
+                "initialisation; with the condition numbers and error bounds of each solve",
+    config=_cf_config,
+    units=_cf_units,
+    run_unit=_cf_run,
+))

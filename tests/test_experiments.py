@@ -334,3 +334,36 @@ def test_metric_curves_and_lazy_summary(tmp_path):
     assert set(got) == set(want)
     for key, value in want.items():
         assert got[key] == pytest.approx(value, rel=1e-12, nan_ok=True), key
+
+
+def test_complexity_forms_sweep_matches_a_direct_computation(tmp_path):
+    """The Theorem 4 sweep of the complexity chapter: for each (L, init), the nested forms of
+    each target equal linalg.nested_quadratic_forms on H = kernels.ntk of the unit's pool restricted
+    to the target's margin sample; the label forms use the signs of F*/t and random signs."""
+    import torch
+
+    from rnnbook import kernels, linalg
+    from rnnbook.experiments import SEED
+
+    tiny = profiles.Profile(**{**profiles.get("quick").__dict__, "cb_sizes": (8, 16), "cb_lengths": (3,)})
+    res = experiments.run("complexity_forms", profile=tiny, device="cpu", directory=tmp_path,
+                          use_committed=False)
+    assert sorted((u["L"], u["init"]) for u in res.units()) == [(3, "algorithm1"), (3, "paper")]
+    X = data.sample_sequences(int(16 / 0.8) + 64, 3, tiny.cb_d, seed=SEED + 3, device="cpu")
+    targets = experiments.complexity_targets(3, tiny.cb_d, SEED + 3)
+    for init in ("paper", "algorithm1"):
+        H = kernels.ntk(X, init=init)
+        got = res.value(L=3, init=init)
+        for name, target in targets.items():
+            sample = data.margin_sample(target, X, 16, quantile=0.2)
+            Hs = H[sample.index][:, sample.index]
+            direct = linalg.nested_quadratic_forms(Hs, sample.f_star, [8, 16], name="H")
+            assert got["forms"][name] == [experiments.form_record(q) for q in direct]
+            assert got["log10_C"][name] == sample.target.complexity(1.0).log10
+            if name == "all":
+                signs = linalg.nested_quadratic_forms(Hs, torch.sign(sample.f_star), [8, 16], name="H")
+                assert got["labels"]["sign F*"] == [experiments.form_record(q) for q in signs]
+                rand = got["labels"]["random"]
+                assert len(rand) == 2 and rand != got["labels"]["sign F*"]
+    # a stored form rebuilds the QuadraticForm it came from
+    assert linalg.QuadraticForm(**got["forms"]["all"][0]).value == got["forms"]["all"][0]["value"]
