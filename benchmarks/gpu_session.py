@@ -24,7 +24,8 @@ The cost model (seconds per unit, ``model_unit_seconds``) only orders the sweeps
 first unit; it is traffic and launches: Algorithm 1 (the ``sgd_*`` sweeps) reads W (runs x m^2
 entries) about three times per step of the sequence (forward, backward, update) in about eight
 kernel launches; the Monte Carlo sweeps run ``seeds`` networks of 2 L n m^2 flops forward and as
-many backward.  The constants (:data:`RATES`) are rough on purpose: a measured unit replaces them.
+many backward; the complexity chapter's forms are an NTK of the pool and cubic solves.  The
+constants (:data:`RATES`) are rough on purpose: a measured unit replaces them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ RATES = {"cuda": {"bandwidth": 2.5e12, "launch": 1e-5, "flops": 2e13},
          "cpu": {"bandwidth": 1e10, "launch": 3e-6, "flops": 3e10}}
 
 
+#: The model's seconds for a unit of a sweep it has no formula for (ordered last, started only
+#: with this much time left until one is measured).
+UNKNOWN_UNIT_SECONDS = 60.0
+
+
 def model_unit_seconds(name: str, config: dict, unit: dict, device_type: str) -> float:
     """The cost model's seconds for one unit of sweep ``name`` (see the module docstring)."""
     rate = RATES.get(device_type, RATES["cpu"])
@@ -64,8 +70,16 @@ def model_unit_seconds(name: str, config: dict, unit: dict, device_type: str) ->
         per_step = 3 * L * runs * m * m * size / rate["bandwidth"] + 8 * L * rate["launch"]
         test = 2 * config.get("test_n", 0) * L * runs * m * m / rate["flops"]
         return steps * per_step + test
-    n, seeds = config["n"], config["seeds"]
-    return seeds * (4 * L * n * m * m / rate["flops"] + 20 * L * rate["launch"])
+    if name == "complexity_forms":
+        # the NTK of the pool (about 50 flops per pair and step) and, per target and label vector,
+        # one symmetric eigendecomposition or Cholesky per nested size (about 4 n^3 flops at most)
+        pool = config["sizes"][-1] / (1 - config["quantile"]) + config["pool_reserve"]
+        solves = 5 * sum(4 * n**3 for n in config["sizes"])
+        return (50 * L * pool * pool + solves) / rate["flops"] + 10 * L * rate["launch"]
+    if "seeds" in config and "n" in config:
+        n, seeds = config["n"], config["seeds"]
+        return seeds * (4 * L * n * m * m / rate["flops"] + 20 * L * rate["launch"])
+    return UNKNOWN_UNIT_SECONDS
 
 
 def _run(cmd: list[str], limit: float, log: Path, env: dict) -> dict:
