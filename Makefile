@@ -39,11 +39,13 @@ book: $(STAMP)
 # The full-size benchmarks on this machine's CPU (each prints its ratio against the obvious
 # alternative as its last line; bench_kernels needs about 14 GB of memory, bench_empirical_ntk
 # (n=64, L=10, m=1024, against two torch.func references) about 2 GB; bench_sgd (Algorithm 1 at
-# m=512, L=10 against an autograd loop, then R = 1, 2, 4 batched runs) under a minute).
+# m=512, L=10 against an autograd loop, then R = 1, 2, 4 batched runs) under a minute; bench_forms
+# (Theorem 4's nested forms, three label vectors at n=2048) under a minute).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kernels.py
 	$(BIN)/python benchmarks/bench_empirical_ntk.py
 	$(BIN)/python benchmarks/bench_sgd.py --runs 1,2,4
+	$(BIN)/python benchmarks/bench_forms.py
 
 clean:
 	rm -rf _build

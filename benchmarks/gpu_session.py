@@ -71,10 +71,10 @@ def model_unit_seconds(name: str, config: dict, unit: dict, device_type: str) ->
         test = 2 * config.get("test_n", 0) * L * runs * m * m / rate["flops"]
         return steps * per_step + test
     if name == "complexity_forms":
-        # the NTK of the pool (about 50 flops per pair and step) and, per target and label vector,
-        # one symmetric eigendecomposition or Cholesky per nested size (about 4 n^3 flops at most)
+        # the NTK of the pool (about 50 flops per pair and step) and, per target (its label vectors
+        # share it), one symmetric eigendecomposition and Cholesky per nested size (about 4 n^3 flops)
         pool = config["sizes"][-1] / (1 - config["quantile"]) + config["pool_reserve"]
-        solves = 5 * sum(4 * n**3 for n in config["sizes"])
+        solves = len(config["targets"]) * sum(4 * n**3 for n in config["sizes"])
         return (50 * L * pool * pool + solves) / rate["flops"] + 10 * L * rate["launch"]
     if "seeds" in config and "n" in config:
         n, seeds = config["n"], config["seeds"]

@@ -682,16 +682,18 @@ def _cf_run(config: dict, unit: dict, device: torch.device):
     for name, target in complexity_targets(L, config["d"], seed).items():
         sample = data.margin_sample(target, X, n_max, quantile=q)
         Hs = H[sample.index][:, sample.index]
-        forms = nested_quadratic_forms(Hs, sample.f_star, sizes, name="H")
-        out["forms"][name] = [form_record(f) for f in forms]
-        out["log10_C"][name] = sample.target.complexity(1.0).log10
+        ys = {"F*": sample.f_star.to(Hs)}
         if name == "all":
             gen = torch.Generator().manual_seed(seed * 2 + ("paper", "algorithm1").index(unit["init"]))
-            y_rand = torch.randint(0, 2, (n_max,), generator=gen).to(Hs) * 2 - 1
-            out["labels"] = {
-                "sign F*": [form_record(f) for f in nested_quadratic_forms(Hs, torch.sign(sample.f_star),
-                                                                          sizes, name="H")],
-                "random": [form_record(f) for f in nested_quadratic_forms(Hs, y_rand, sizes, name="H")]}
+            ys["sign F*"] = torch.sign(ys["F*"])
+            ys["random"] = torch.randint(0, 2, (n_max,), generator=gen).to(Hs) * 2 - 1
+        # the label vectors of one target share its inputs, so one factorisation per size serves all
+        columns = nested_quadratic_forms(Hs, torch.stack(list(ys.values()), 1), sizes, name="H")
+        forms = dict(zip(ys, columns, strict=True))
+        out["forms"][name] = [form_record(f) for f in forms.pop("F*")]
+        out["log10_C"][name] = sample.target.complexity(1.0).log10
+        if forms:
+            out["labels"] = {label: [form_record(f) for f in recs] for label, recs in forms.items()}
     return out
 
 

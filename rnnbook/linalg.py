@@ -144,7 +144,32 @@ class QuadraticForm:
     method: str                 # "cholesky" or "eigh"
 
 
-def inverse_quadratic_form(M, y, *, name: str = "M") -> QuadraticForm:
+def _labels(y, n: int, device) -> tuple[torch.Tensor, bool]:
+    """``y`` as a float64 (n, k) matrix of label vectors, and whether it was one vector (k = 1);
+    or a ValueError."""
+    y = as_tensor(y, name="y", dtype=torch.float64, device=device)
+    if y.ndim not in (1, 2) or y.shape[0] != n or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(f"y must have shape ({n},) or ({n}, k) with k >= 1, got {tuple(y.shape)}")
+    return (y[:, None], True) if y.ndim == 1 else (y, False)
+
+
+def _forms(S: torch.Tensor, Y: torch.Tensor, name: str) -> list[QuadraticForm]:
+    """One factorisation of S, the forms of every column of Y."""
+    eig = guarded_eigh(S, name=name)
+    lam, U, lmin, lmax = eig.values, eig.vectors, eig.min, eig.max
+    cond = lmax / lmin
+    rel = S.shape[0] * torch.finfo(torch.float64).eps * cond
+    if rel < _CHOLESKY_RTOL:
+        chol = torch.linalg.cholesky(S)
+        values = torch.linalg.solve_triangular(chol, Y, upper=False).square().sum(0)
+        method = "cholesky"
+    else:
+        values = ((U.T @ Y).square() / lam[:, None]).sum(0)
+        method = "eigh"
+    return [QuadraticForm(float(v), cond, rel, method) for v in values.tolist()]
+
+
+def inverse_quadratic_form(M, y, *, name: str = "M"):
     """y^T M^-1 y for symmetric positive definite ``M`` (the quantity of Proposition 2.4 and of
     Theorem 4's sqrt(y^T (H^inf)^-1 y)).
 
@@ -152,21 +177,40 @@ def inverse_quadratic_form(M, y, *, name: str = "M") -> QuadraticForm:
     error at most about n eps kappa.  When that is below 1e-8 the value comes from a Cholesky
     solve, otherwise from the eigendecomposition sum_k (u_k^T y)^2 / lambda_k.  A matrix with an
     eigenvalue below the rounding tolerance n eps ||M||_2 is reported as indefinite (clearly
-    negative) or numerically singular, with a ``ValueError``."""
+    negative) or numerically singular, with a ``ValueError``.
+
+    ``y`` of shape (n,) gives one :class:`QuadraticForm`; of shape (n, k), a list of k, one per
+    column, from one factorisation of M (several label vectors on the same inputs cost one)."""
     S = check_symmetric(M, name=name).to(torch.float64)
-    y = as_tensor(y, name="y", dtype=torch.float64, device=S.device)
-    if y.ndim != 1 or y.shape[0] != S.shape[0]:
-        raise ValueError(f"y must have shape ({S.shape[0]},), got {tuple(y.shape)}")
-    eig = guarded_eigh(S, name=name)
-    lam, U, lmin, lmax = eig.values, eig.vectors, eig.min, eig.max
-    cond = lmax / lmin
-    rel = S.shape[0] * torch.finfo(torch.float64).eps * cond
-    if rel < _CHOLESKY_RTOL:
-        chol = torch.linalg.cholesky(S)
-        z = torch.linalg.solve_triangular(chol, y[:, None], upper=False)
-        return QuadraticForm(float(z.square().sum()), cond, rel, "cholesky")
-    coef = U.T @ y
-    return QuadraticForm(float((coef.square() / lam).sum()), cond, rel, "eigh")
+    Y, vector = _labels(y, S.shape[0], S.device)
+    forms = _forms(S, Y, name)
+    return forms[0] if vector else forms
+
+
+def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list:
+    """:func:`inverse_quadratic_form` of the leading (k, k) block of ``M`` and the first k entries
+    of ``y`` for each k of ``sizes``: the quantity of Theorem 3 on nested samples.  It is
+    nondecreasing in k (by the Schur complement), and stays bounded exactly when y is the sample of a
+    function of finite norm in M's reproducing-kernel space.
+
+    ``y`` of shape (n,) gives a list over ``sizes``; of shape (n, c), c such lists (one per column),
+    with one factorisation per size for all columns."""
+    M = check_symmetric(M, name=name)
+    n = M.shape[0]
+    Y, vector = _labels(y, n, M.device)
+    if isinstance(sizes, int):
+        sizes = [sizes]
+    per_size = []
+    for k in sizes:
+        k = check_int(k, name="sizes", minimum=1)
+        if k > n:
+            raise ValueError(f"sizes must not exceed n = {n}, got {k}")
+        S = check_symmetric(M[:k, :k], name=f"{name}[:{k}, :{k}]").to(torch.float64)
+        per_size.append(_forms(S, Y[:k], f"{name}[:{k}, :{k}]"))
+    if not per_size:  # no sizes: an empty list per column
+        return [] if vector else [[] for _ in range(Y.shape[1])]
+    columns = [list(col) for col in zip(*per_size, strict=True)]
+    return columns[0] if vector else columns
 
 
 def dominance_constant(A, B) -> float:
@@ -209,22 +253,3 @@ def dominance_constants(A, Bs, *, name: str = "A") -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float64)
 
 
-def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list[QuadraticForm]:
-    """:func:`inverse_quadratic_form` of the leading (k, k) block of ``M`` and the first k entries
-    of ``y`` for each k of ``sizes``: the quantity of Theorem 3 on nested samples.  It is
-    nondecreasing in k (by the Schur complement), and stays bounded exactly when y is the sample of a
-    function of finite norm in M's reproducing-kernel space."""
-    M = check_symmetric(M, name=name)
-    y = as_tensor(y, name="y", dtype=torch.float64, device=M.device)
-    n = M.shape[0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
-    if isinstance(sizes, int):
-        sizes = [sizes]
-    out = []
-    for k in sizes:
-        k = check_int(k, name="sizes", minimum=1)
-        if k > n:
-            raise ValueError(f"sizes must not exceed n = {n}, got {k}")
-        out.append(inverse_quadratic_form(M[:k, :k], y[:k], name=f"{name}[:{k}, :{k}]"))
-    return out

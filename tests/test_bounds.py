@@ -42,6 +42,29 @@ def test_ill_conditioned_against_mpmath():
     assert q.relative_error_bound < 1e-3
 
 
+@pytest.mark.parametrize("cond", [1e3, 1e11])
+def test_label_columns_share_one_factorisation(cond):
+    # y of shape (n, k) gives the k forms of its columns: the same condition number and method as
+    # one column alone (the same factorisation), and values that differ from the one-column solve
+    # by no more than the two solves' stated error bounds together.
+    M = _spd(24, cond, 7)
+    M = (M + M.T) / 2
+    Y = torch.randn(24, 3, generator=make_generator(8, "cpu"), dtype=torch.float64)
+    together = linalg.inverse_quadratic_form(M, Y)
+    assert len(together) == 3
+    for k, q in enumerate(together):
+        alone = linalg.inverse_quadratic_form(M, Y[:, k])
+        assert (q.condition, q.method, q.relative_error_bound) == (
+            alone.condition, alone.method, alone.relative_error_bound)
+        assert abs(q.value - alone.value) <= 2 * alone.relative_error_bound * alone.value
+    nested = linalg.nested_quadratic_forms(M, Y, [6, 12, 24])
+    assert [len(col) for col in nested] == [3, 3, 3]
+    for k, col in enumerate(nested):
+        for q, alone in zip(col, linalg.nested_quadratic_forms(M, Y[:, k], [6, 12, 24]), strict=True):
+            assert q.method == alone.method
+            assert abs(q.value - alone.value) <= 2 * alone.relative_error_bound * alone.value
+
+
 def test_singular_and_indefinite_are_errors():
     y = torch.ones(3, dtype=torch.float64)
     with pytest.raises(ValueError, match="singular"):

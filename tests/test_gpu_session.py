@@ -92,7 +92,7 @@ def test_the_cost_model_scales_with_traffic(gpu_session):
     traffic = 3 * 10 * 4 * (4096**2 - 256**2) * 4 * 100 / gpu_session.RATES["cuda"]["bandwidth"]
     assert big - one == pytest.approx(traffic)  # W's traffic grows with m^2, the launches do not
     assert gpu_session.model_unit_seconds("new_sweep", {}, {}, "cuda") == gpu_session.UNKNOWN_UNIT_SECONDS
-    cf = {"sizes": [32, 64], "quantile": 0.2, "pool_reserve": 64}
+    cf = {"sizes": [32, 64], "quantile": 0.2, "pool_reserve": 64, "targets": ["first", "last", "all"]}
     assert gpu_session.model_unit_seconds("complexity_forms", cf, {"L": 8}, "cpu") < \
         gpu_session.model_unit_seconds("complexity_forms", dict(cf, sizes=[32, 64, 128]), {"L": 8}, "cpu")
     mc = {"n": 16, "L": 20, "seeds": 128}
