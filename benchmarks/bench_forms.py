@@ -14,22 +14,16 @@ The last lines are ``seconds: <t>`` and ``ratio_vs_one_at_a_time: <number>``.
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import torch
 
 from rnnbook import data, kernels, linalg
 from rnnbook.device import describe, get_device, make_generator
 
-
-def _time(fn, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # when imported from elsewhere
+from bench_kernels import _time  # noqa: E402  (one timer for every benchmark)
 
 
 def run(n: int = 2048, k: int = 3, L: int = 8, d: int = 4, init: str = "algorithm1", device=None,

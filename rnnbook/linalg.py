@@ -207,9 +207,7 @@ def nested_quadratic_forms(M, y, sizes, *, name: str = "M") -> list:
             raise ValueError(f"sizes must not exceed n = {n}, got {k}")
         S = check_symmetric(M[:k, :k], name=f"{name}[:{k}, :{k}]").to(torch.float64)
         per_size.append(_forms(S, Y[:k], f"{name}[:{k}, :{k}]"))
-    if not per_size:  # no sizes: an empty list per column
-        return [] if vector else [[] for _ in range(Y.shape[1])]
-    columns = [list(col) for col in zip(*per_size, strict=True)]
+    columns = [[forms[j] for forms in per_size] for j in range(Y.shape[1])]
     return columns[0] if vector else columns
 
 
